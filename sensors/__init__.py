@@ -1,0 +1,1 @@
+"""Hardware drivers and their device emulators. Knows hardware and nothing else."""
