@@ -1,0 +1,1 @@
+"""Software devices that sit under the real drivers: they answer like the chips, faults included."""
