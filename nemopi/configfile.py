@@ -57,7 +57,9 @@ def load(path: str | Path, schema: type[T]) -> T:
             data = tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot be read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"not valid TOML ({exc})") from None
     return from_mapping(data, schema, str(path))
 

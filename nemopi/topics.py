@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-BUOY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+BUOY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}\Z")
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
 
 
 class Channel(StrEnum):

@@ -12,6 +12,7 @@ raises ``WireFormatError`` -- never any other exception, whatever the bytes.
 
 from __future__ import annotations
 
+import io
 import math
 import zlib
 from collections.abc import Mapping
@@ -38,6 +39,9 @@ MAX_TEXT = 256
 MIN_UTC_MS = 946_684_800_000
 MAX_UTC_MS = 7_258_118_400_000
 MAX_MONOTONIC_MS = 2**53
+# Largest |value x 10**decimals|: below 2**51, scaled / 10**decimals comes back to the same
+# integer when scaled again, so a decoded value re-encodes exactly (2**53 did not).
+MAX_SCALED = 2**50
 
 
 class WireFormatError(ValueError):
@@ -142,11 +146,20 @@ def encode(message: Message) -> bytes:
     """The payload for ``message``. A message that could not be decoded raises ValueError."""
     kind = _KIND_OF[type(message)]
     item = _ENCODERS[kind](message)
-    body = cbor2.dumps(item)
+    try:
+        body = cbor2.dumps(item)
+    except cbor2.CBOREncodeError as exc:
+        raise ValueError(f"not encodable as CBOR: {exc}") from None
     packed = _deflate(body)
     if len(packed) < len(body):
-        return bytes((VERSION, kind | FLAG_DEFLATE)) + packed
-    return bytes((VERSION, kind)) + body
+        payload = bytes((VERSION, kind | FLAG_DEFLATE)) + packed
+    else:
+        payload = bytes((VERSION, kind)) + body
+    try:  # the decoder holds every rule of the format; nothing it rejects may leave
+        decode(payload, kind)
+    except WireFormatError as exc:
+        raise ValueError(f"message breaks the wire format: {exc.reason}") from None
+    return payload
 
 
 def _deflate(body: bytes) -> bytes:
@@ -184,7 +197,10 @@ def _encode_batch(batch: Batch) -> list[Any]:
 def _encode_values(sample: Sample, last_scaled: dict[int, int]) -> dict[int, Any]:
     encoded: dict[int, Any] = {}
     for name, v in sample.values.items():
-        q = catalogue.by_name(name)
+        try:
+            q = catalogue.by_name(name)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
         if q.derived:
             raise ValueError(f"{name} is derived on the dashboard and is not sent")
         if v.value is None:
@@ -273,7 +289,10 @@ def _decode(payload: bytes, expect: Kind | None) -> Message:
     body = payload[2:]
     if flags & FLAG_DEFLATE:
         body = _inflate(body)
-    item = cbor2.loads(body)
+    stream = io.BytesIO(body)
+    item = cbor2.CBORDecoder(stream).decode()
+    if stream.tell() != len(body):
+        raise WireFormatError("bytes after the CBOR item")
     return _DECODERS[kind](item)
 
 
@@ -352,7 +371,7 @@ def _decode_values(item: Any, last_scaled: dict[int, int]) -> dict[str, Value]:
             values[q.name] = Value(None, status)
             continue
         scaled = last_scaled.get(q.code, 0) + _int(delta, "value")
-        if abs(scaled) > 2**53:
+        if abs(scaled) > MAX_SCALED:
             raise WireFormatError(f"{q.name} value out of range")
         last_scaled[q.code] = scaled
         values[q.name] = Value(scaled / 10**q.decimals, status)
