@@ -11,8 +11,9 @@ from tests.brokers import Mosquitto
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     """A private Mosquitto on a free port, stopped after the test."""
-    broker = Mosquitto(tmp_path / "broker-mosquitto")
-    broker.workdir.mkdir()
+    workdir = tmp_path / "broker-mosquitto"
+    workdir.mkdir()  # Mosquitto() writes its config there at once
+    broker = Mosquitto(workdir)
     broker.start()
     yield broker
     broker.stop()
