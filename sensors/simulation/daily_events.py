@@ -61,9 +61,7 @@ class DailyEvents:
     def __init__(self, settings: SimulationSettings) -> None:
         self._settings = settings
         self._solar_offset_s = settings.longitude / 15.0 * HOUR_S
-        self._cached_plan: Callable[[int], DayPlan] = functools.lru_cache(maxsize=32)(
-            self._draw
-        )
+        self._cached_plan: Callable[[int], DayPlan] = functools.lru_cache(maxsize=32)(self._draw)
 
     def local_day(self, utc: float) -> tuple[int, float]:
         """The local solar day number and the fraction of it gone at ``utc``."""

@@ -1,8 +1,9 @@
 """The ``[simulation]`` table of a buoy's TOML config: which reef a simulated buoy floats on.
 
-Every physical knob of ``sensors.simulation.reef`` is a documented setting here, with defaults
-for a shallow fringing reef off north-east Bali (about 8.3° S, 115.5° E). ``PRESETS`` holds
-three reefs of different character for the three-buoy demo; ``preset(name)`` returns one.
+Every physical knob of the simulated reef (``sensors.simulation``) is a documented setting
+here, with defaults for a shallow fringing reef off north-east Bali (about 8.3° S, 115.5° E).
+``PRESETS`` holds three reefs of different character for the three-buoy demo; ``preset(name)``
+returns one.
 The same settings and ``seed`` always give the same simulated world.
 """
 
