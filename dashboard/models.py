@@ -1,0 +1,112 @@
+"""The database schema (SQLAlchemy Core), the single source the migrations are checked against.
+
+Raw data is insert-only: a row of ``samples`` or ``readings`` is never updated or deleted by
+the dashboard. Both are keyed by (buoy, seq), the delivery contract's identity, so a re-sent
+batch is absorbed by ``INSERT ... ON CONFLICT DO NOTHING``. Readings are narrow rows
+(buoy key, seq, quantity code, value, sensor status) with no per-row time or text, so that
+bulk inserts stay cheap: the time lives once per sample.
+
+``latest_readings`` is a derived cache (one row per buoy and quantity, the reading with the
+highest seq) so the overview page costs one small query whatever the history holds; it can be
+rebuilt from ``readings`` at any time. ``quarantine`` keeps payloads the ingest rejected.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+)
+
+from dashboard.sqltypes import UTCDateTime
+
+MAX_TOPIC_CHARS = 256
+MAX_REASON_CHARS = 256
+MAX_QUARANTINED_BYTES = 64 * 1024
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+buoys = Table(
+    "buoys",
+    metadata,
+    Column("key", Integer, primary_key=True, comment="Compact key the other tables use."),
+    Column("id", String(32), nullable=False, unique=True, comment="The buoy id on the wire."),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_heard", UTCDateTime, comment="When data or a live online status last arrived."),
+    Column("online", Boolean, comment="From the retained status; NULL before any status."),
+    Column("status_as_of", UTCDateTime),
+    Column("status_valid_until", UTCDateTime),
+    Column("next_report", UTCDateTime),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("buoy_key", Integer, ForeignKey("buoys.key"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("clock", SmallInteger, nullable=False, comment="nemopi.wire.ClockSource"),
+    Column("time_utc", UTCDateTime, comment="NULL while the clock was unsynced."),
+    Column("boot", BigInteger, comment="Boot number, for unsynced samples."),
+    Column("uptime_ms", BigInteger, comment="Milliseconds since that boot, for unsynced samples."),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("config_version", BigInteger, nullable=False),
+    Column("calibration_version", BigInteger, nullable=False),
+    CheckConstraint(
+        "(clock = 0 AND time_utc IS NULL AND boot IS NOT NULL AND uptime_ms IS NOT NULL)"
+        " OR (clock <> 0 AND time_utc IS NOT NULL AND boot IS NULL AND uptime_ms IS NULL)",
+        name="time_matches_clock",
+    ),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    Column("buoy_key", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("quantity", SmallInteger, primary_key=True, comment="nemopi.catalogue code"),
+    Column("value", Double, comment="NULL when the sensor status carries no value."),
+    Column("status", SmallInteger, nullable=False, comment="nemopi.sensor_status.SensorStatus"),
+    ForeignKeyConstraint(["buoy_key", "seq"], ["samples.buoy_key", "samples.seq"]),
+    sqlite_with_rowid=False,
+)
+
+latest_readings = Table(
+    "latest_readings",
+    metadata,
+    Column("buoy_key", Integer, ForeignKey("buoys.key"), primary_key=True),
+    Column("quantity", SmallInteger, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("value", Double),
+    Column("status", SmallInteger, nullable=False),
+    ForeignKeyConstraint(["buoy_key", "seq"], ["samples.buoy_key", "samples.seq"]),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("topic", String(MAX_TOPIC_CHARS), nullable=False),
+    Column("reason", String(MAX_REASON_CHARS), nullable=False),
+    Column("payload", LargeBinary, nullable=False, comment="The first bytes of the payload."),
+    Column("payload_size", Integer, nullable=False, comment="The payload's full length."),
+)

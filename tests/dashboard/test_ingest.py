@@ -1,0 +1,161 @@
+"""The ingest worker against a real Mosquitto and real databases."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine, select
+
+from dashboard.config import DatabaseSettings, IngestConfig
+from dashboard.db import make_engine
+from dashboard.ingest import IngestWorker
+from dashboard.models import buoys
+from nemopi.broker_settings import MqttSettings
+from nemopi.topics import Channel, Topics
+from nemopi.wire import Batch, decode, encode
+from tests.brokers import Mosquitto, free_port
+from tests.dashboard.builders import batch, status
+from tests.dashboard.mqtt_peer import BuoyPeer, eventually
+from tests.dashboard.stored import expected_readings, quarantined, stored_readings
+
+PREFIX = "reefnet"
+TOPICS = Topics(PREFIX)
+
+
+def ingest_config(broker: Mosquitto, url: str, client_id: str) -> IngestConfig:
+    return IngestConfig(
+        database=DatabaseSettings(url),
+        mqtt=MqttSettings(host=broker.host, port=broker.port, prefix=PREFIX),
+        client_id=client_id,
+    )
+
+
+@contextmanager
+def running(worker: IngestWorker) -> Iterator[IngestWorker]:
+    """``worker`` connected, subscribed and storing in a writer thread."""
+    stop = threading.Event()
+    writer = threading.Thread(target=worker.process, args=(stop,))
+    with worker:
+        assert worker.wait_until_subscribed(10)
+        writer.start()
+        try:
+            yield worker
+        finally:
+            stop.set()
+            writer.join()
+
+
+@pytest.fixture
+def peer(mosquitto: Mosquitto) -> Iterator[BuoyPeer]:
+    client = BuoyPeer(mosquitto, TOPICS)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def worker(mosquitto: Mosquitto, engine: Engine, db_url: str) -> Iterator[IngestWorker]:
+    config = ingest_config(mosquitto, db_url, f"ingest-{uuid.uuid4().hex[:8]}")
+    with running(IngestWorker(config, engine)) as w:
+        yield w
+
+
+def sent(b: Batch) -> Batch:
+    """The batch as the ingest sees it: values at the catalogue's wire precision."""
+    received = decode(encode(b))
+    assert isinstance(received, Batch)
+    return received
+
+
+def test_batches_from_three_buoys_are_stored_once_and_confirmed(
+    worker: IngestWorker, peer: BuoyPeer, engine: Engine
+) -> None:
+    plan = {
+        "reef-a": [range(1, 41), range(30, 61), range(1, 41)],  # overlap, then a re-send
+        "reef-b": [range(100, 111), range(111, 131)],
+        "reef-c": [range(5, 6), range(5, 6), range(5, 6)],
+    }
+    published = [batch(buoy, seqs) for buoy, runs in plan.items() for seqs in runs]
+    for b in published:
+        peer.publish_to(b.buoy, Channel.DATA, encode(b))
+    wanted = {buoy: {s for r in runs for s in r} for buoy, runs in plan.items()}
+    eventually(lambda: all(peer.confirmed(buoy) == seqs for buoy, seqs in wanted.items()))
+    assert stored_readings(engine) == expected_readings([sent(b) for b in published])
+    assert quarantined(engine) == []
+
+
+def test_bad_payloads_are_quarantined_and_the_worker_keeps_going(
+    worker: IngestWorker, peer: BuoyPeer, engine: Engine
+) -> None:
+    good = batch("reef-a", range(1, 4))
+    garbage = os.urandom(300)
+    broken = encode(good)[:-5]
+    peer.publish_to("reef-a", Channel.DATA, broken)
+    peer.publish_to("reef-a", Channel.DATA, encode(batch("reef-b", [1])))
+    peer.publish_to("reef-a", Channel.DATA, garbage)
+    peer.publish_to("reef-a", Channel.DATA, encode(good))
+    eventually(lambda: peer.confirmed("reef-a") == {1, 2, 3})
+    rows = quarantined(engine)
+    assert [(topic, payload, size) for topic, _, payload, size in rows] == [
+        ("reefnet/reef-a/data", broken, len(broken)),
+        ("reefnet/reef-a/data", encode(batch("reef-b", [1])), len(encode(batch("reef-b", [1])))),
+        ("reefnet/reef-a/data", garbage, 300),
+    ]
+    assert rows[1][1] == "payload names buoy 'reef-b', topic 'reef-a'"
+    assert stored_readings(engine) == expected_readings([sent(good)])
+    assert peer.confirmed("reef-b") == set()
+
+
+def test_each_kind_of_rejection_is_logged_once(
+    worker: IngestWorker, peer: BuoyPeer, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dashboard.quarantine")
+    for _ in range(5):
+        peer.publish_to("reef-a", Channel.DATA, b"\x07\x01garbage")
+    peer.publish_to("reef-a", Channel.DATA, encode(batch("reef-a", [1])))
+    eventually(lambda: peer.confirmed("reef-a") == {1})
+    assert len(quarantined(engine)) == 5
+    assert len([r for r in caplog.records if r.name == "dashboard.quarantine"]) == 1
+
+
+def test_status_messages_update_the_buoy(
+    worker: IngestWorker, peer: BuoyPeer, engine: Engine
+) -> None:
+    peer.publish_to("reef-a", Channel.STATUS, encode(status("reef-a", False)))
+    peer.publish_to("reef-a", Channel.STATUS, encode(status("reef-b", True)))  # wrong buoy
+    peer.publish_to("reef-a", Channel.DATA, encode(batch("reef-a", [1])))
+    eventually(lambda: peer.confirmed("reef-a") == {1})
+    with engine.connect() as conn:
+        assert conn.execute(select(buoys.c.id, buoys.c.online)).all() == [("reef-a", False)]
+    assert len(quarantined(engine)) == 1
+
+
+def test_unacknowledged_messages_are_delivered_again_after_a_restart(
+    mosquitto: Mosquitto,
+    peer: BuoyPeer,
+    sqlite_url: str,
+    sqlite_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker whose database is down receives a batch but cannot commit it, so it never
+    acknowledges it; the broker hands it to the next worker with the same client id."""
+    caplog.set_level(logging.WARNING, logger="dashboard.ingest")
+    unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    down = make_engine(unreachable)
+    b = batch("reef-a", range(1, 6))
+    try:
+        with running(IngestWorker(ingest_config(mosquitto, unreachable, "ingest-x"), down)):
+            peer.publish_to("reef-a", Channel.DATA, encode(b))
+            eventually(lambda: "database unavailable" in caplog.text)
+    finally:
+        down.dispose()
+    assert peer.confirmed("reef-a") == set()
+    config = ingest_config(mosquitto, sqlite_url, "ingest-x")
+    with running(IngestWorker(config, sqlite_engine)):
+        eventually(lambda: peer.confirmed("reef-a") == set(range(1, 6)))
+    assert stored_readings(sqlite_engine) == expected_readings([sent(b)])
