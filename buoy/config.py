@@ -11,21 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemopi.broker_settings import MqttSettings
-from nemopi.configfile import in_range, load, setting
+from nemopi.configfile import in_range, load, log_level_setting, setting
 from nemopi.topics import is_valid_buoy_id
 from nemopi.wire import MAX_SAMPLES
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from sensors.simulation import SimulationSettings
 
 
 def _buoy_id_check(value: str) -> str | None:
     if is_valid_buoy_id(value):
         return None
     return "expected 1..32 characters of a-z, 0-9, _ or -, starting with a letter or digit"
-
-
-def _log_level_check(value: str) -> str | None:
-    return None if value.upper() in LOG_LEVELS else f"expected one of {', '.join(LOG_LEVELS)}"
 
 
 @dataclass(frozen=True)
@@ -79,10 +74,15 @@ class BuoyConfig:
         doc="This buoy's id: its MQTT client id and topic level.", check=_buoy_id_check
     )
     data_dir: Path = setting(doc="Directory for the outbox database (on the SD card).")
-    log_level: str = setting("INFO", doc="Logging level.", check=_log_level_check)
+    log_level: str = log_level_setting()
     mqtt: MqttSettings = setting(MqttSettings(), doc="How to reach the broker.")
     sampling: SamplingSettings = setting(SamplingSettings(), doc="When to sample.")
     uplink: UplinkSettings = setting(UplinkSettings(), doc="How readings are delivered.")
+    simulation: SimulationSettings | None = setting(
+        None,
+        doc="The simulated reef that drives emulated devices under the real drivers when the "
+        "daemon runs with --simulate; not used on hardware.",
+    )
 
 
 def load_buoy_config(path: str | Path) -> BuoyConfig:

@@ -18,14 +18,10 @@ from buoy.outbox import Draft, Outbox
 from buoy.timesource import TimeSource
 from nemopi import catalogue
 from nemopi.sensor_status import SensorStatus
-from nemopi.wire import Sample, Value
+from nemopi.wire import MAX_SCALED, Sample, Value
 from sensors.reading import Sensor
 
 log = logging.getLogger(__name__)
-
-# The wire carries values as integers at the catalogue's decimals, at most this large.
-_WIRE_LIMIT = 2**53
-
 
 class Sampler:
     def __init__(self, sensors: Sequence[Sensor], time_source: TimeSource, outbox: Outbox) -> None:
@@ -88,7 +84,7 @@ def _checked(sensor: str, quantity: str, value: object, status: object) -> Value
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or abs(value) * 10**decimals > _WIRE_LIMIT
+        or abs(value) * 10**decimals > MAX_SCALED
     ):
         log.warning("%s: %s value %r is not a number the wire can carry", sensor, quantity, value)
         return Value(None, SensorStatus.GARBAGE)

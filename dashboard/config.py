@@ -14,15 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemopi.broker_settings import MqttSettings
-from nemopi.configfile import in_range, load, setting
+from nemopi.configfile import in_range, load, log_level_setting, setting
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SECRET_KEY_MIN_CHARS = 32
-
-
-def _log_level_check(value: str) -> str | None:
-    return None if value.upper() in LOG_LEVELS else f"expected one of {list(LOG_LEVELS)}"
 
 
 def _database_url_check(value: str) -> str | None:
@@ -63,7 +58,7 @@ class IngestConfig:
         ),
         check=_client_id_check,
     )
-    log_level: str = setting("INFO", doc="DEBUG, INFO, WARNING or ERROR.", check=_log_level_check)
+    log_level: str = log_level_setting()
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class WebConfig:
         check=in_range(0, 65535),
     )
     threads: int = setting(4, doc="Request-handling threads.", check=in_range(1, 64))
-    log_level: str = setting("INFO", doc="DEBUG, INFO, WARNING or ERROR.", check=_log_level_check)
+    log_level: str = log_level_setting()
     secret_key_file: Path | None = setting(
         None,
         doc=(

@@ -49,6 +49,20 @@ def in_range(low: float | None = None, high: float | None = None) -> Check:
     return check
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level_check(value: str) -> str | None:
+    return None if value.upper() in LOG_LEVELS else f"expected one of {', '.join(LOG_LEVELS)}"
+
+
+def log_level_setting() -> Any:
+    """The ``log_level`` setting every process has, with one check and one doc."""
+    return setting(
+        "INFO", doc=f"Logging level: one of {', '.join(LOG_LEVELS)}.", check=_log_level_check
+    )
+
+
 def load(path: str | Path, schema: type[T]) -> T:
     """Read and validate ``path`` against the dataclass ``schema``."""
     path = Path(path)

@@ -1,0 +1,91 @@
+"""The configuration files ``nemopi demo`` writes for its processes, one TOML file each.
+
+They are ordinary config files, the same as deploy/config/ describes, so a person can read
+them in the data folder to see how a real deployment is set up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sensors.simulation import preset
+
+
+@dataclass(frozen=True)
+class DemoBuoy:
+    buoy_id: str
+    preset: str
+
+
+DEMO_BUOYS = (
+    DemoBuoy("sheltered-bay", "sheltered-bay"),
+    DemoBuoy("exposed-point", "exposed-point"),
+    DemoBuoy("heatwave-reef", "heatwave-reef"),
+)
+SAMPLING_INTERVAL_S = 20.0
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a TOML basic string: JSON escapes are valid TOML escapes
+
+
+def _table(name: str, values: dict[str, Any]) -> str:
+    lines = [f"[{name}]"] if name else []
+    lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, header: str, *tables: str) -> Path:
+    path.write_text(
+        f"# {header}\n# Written by nemopi demo.\n\n" + "\n".join(tables), encoding="utf-8"
+    )
+    return path
+
+
+def _mqtt(broker_port: int) -> str:
+    return _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "prefix": "nemopi"})
+
+
+def _database(data_dir: Path) -> str:
+    return _table("database", {"url": f"sqlite:///{data_dir / 'nemopi.sqlite'}"})
+
+
+def write_ingest_config(data_dir: Path, broker_port: int) -> Path:
+    return _write(
+        data_dir / "ingest.toml",
+        "The ingest worker.",
+        _table("", {"client_id": "nemopi-ingest", "log_level": "INFO"}),
+        _database(data_dir),
+        _mqtt(broker_port),
+    )
+
+
+def write_web_config(data_dir: Path, web_port: int) -> Path:
+    return _write(
+        data_dir / "web.toml",
+        "The web dashboard.",
+        _table("", {"host": "127.0.0.1", "port": web_port, "log_level": "INFO"}),
+        _database(data_dir),
+    )
+
+
+def write_buoy_config(data_dir: Path, buoy: DemoBuoy, broker_port: int, speedup: float) -> Path:
+    outbox_dir = data_dir / "buoys" / buoy.buoy_id
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    simulation = dataclasses.replace(preset(buoy.preset), speedup=speedup)
+    return _write(
+        data_dir / f"buoy-{buoy.buoy_id}.toml",
+        f"Simulated buoy {buoy.buoy_id} ({simulation.site}).",
+        _table("", {"buoy_id": buoy.buoy_id, "data_dir": outbox_dir, "log_level": "INFO"}),
+        _mqtt(broker_port),
+        _table("sampling", {"interval_s": SAMPLING_INTERVAL_S}),
+        _table("simulation", dataclasses.asdict(simulation)),
+    )
