@@ -4,7 +4,7 @@ A process declares its settings as dataclasses whose fields are made with ``sett
 ``load()`` reads the file with ``tomllib`` and builds them, or raises ``ConfigError`` naming
 the file, the key and what was expected. Unknown keys are errors too: a typo must not pass
 silently as "use the default". Every setting carries its documentation, so the docs can be
-checked against the code (tests/test_config_docs.py).
+checked against the code (tests/core/test_config_docs.py).
 """
 
 from __future__ import annotations

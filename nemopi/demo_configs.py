@@ -55,7 +55,7 @@ def _mqtt(broker_port: int) -> str:
 
 
 def _database(data_dir: Path) -> str:
-    return _table("database", {"url": f"sqlite:///{data_dir / 'nemopi.sqlite'}"})
+    return _table("database", {"url": f"sqlite:///{data_dir / 'nemopi.sqlite3'}"})
 
 
 def write_ingest_config(data_dir: Path, broker_port: int) -> Path:
