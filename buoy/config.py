@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from buoy.hardware_settings import HardwareSettings
 from nemopi.broker_settings import MqttSettings
 from nemopi.configfile import in_range, load, log_level_setting, setting
 from nemopi.topics import is_valid_buoy_id
@@ -78,6 +79,9 @@ class BuoyConfig:
     mqtt: MqttSettings = setting(MqttSettings(), doc="How to reach the broker.")
     sampling: SamplingSettings = setting(SamplingSettings(), doc="When to sample.")
     uplink: UplinkSettings = setting(UplinkSettings(), doc="How readings are delivered.")
+    hardware: HardwareSettings = setting(
+        HardwareSettings(), doc="Which parts are fitted and on which buses and pins."
+    )
     simulation: SimulationSettings | None = setting(
         None,
         doc="The simulated reef that drives emulated devices under the real drivers when the "

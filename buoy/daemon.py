@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -20,6 +21,7 @@ from types import FrameType, TracebackType
 from buoy.backoff import Backoff
 from buoy.config import BuoyConfig, load_buoy_config
 from buoy.delivery import Delivery
+from buoy.hardware import HardwareInstruments, build_hardware_instruments
 from buoy.outbox import Outbox
 from buoy.sampler import Sampler
 from buoy.timesource import TrustedSystemTime
@@ -27,6 +29,8 @@ from buoy.uplink import Uplink
 from nemopi.logsetup import configure_logging
 from sensors.clock import Clock, SystemClock
 from sensors.reading import Sensor
+from sensors.simulation import SimulationSettings
+from sensors.simulation.assemble import SimulatedInstruments, build_simulated_sensors
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,9 @@ OUTBOX_FILE = "outbox.sqlite3"
 # Longest real-time wait between checks for a stop request.
 TICK_S = 0.5
 OFFLINE_REPORT_TIMEOUT_S = 2.0
+
+
+Instruments = HardwareInstruments | SimulatedInstruments
 
 
 class SensorSetupError(RuntimeError):
@@ -136,36 +143,40 @@ def serve(daemon: BuoyDaemon) -> int:
     return 0
 
 
-def build_sensors(config: BuoyConfig, clock: Clock, simulate: bool) -> list[Sensor]:
-    """The sensors for this run: the simulated reef's, or (later) the configured hardware."""
-    if not simulate:
+def open_simulated_instruments(config: BuoyConfig) -> SimulatedInstruments:
+    """The real drivers over emulated devices on the configured simulated reef.
+
+    The reef's clock starts now and runs ``simulation.speedup`` times faster than real time;
+    the daemon schedules by it too, so a simulated day can pass in minutes.
+    """
+    settings = config.simulation or SimulationSettings()
+    if settings.speedup <= 0:
         raise SensorSetupError(
-            "hardware sensor configuration not yet supported: run with simulate=True"
+            f"simulation.speedup is {settings.speedup}: the daemon needs a running clock (> 0)"
         )
-    try:
-        from sensors.simulation.assemble import build_simulated_sensors
-    except ImportError as exc:
-        raise SensorSetupError(
-            f"simulated sensors are not available (sensors.simulation.assemble): {exc}"
-        ) from exc
-    return list(build_simulated_sensors(config, clock))
+    return build_simulated_sensors(
+        settings, settings.clock(time.time()), config.data_dir / "simulation"
+    )
+
+
+def open_instruments(config: BuoyConfig, simulate: bool) -> tuple[Instruments, Clock]:
+    """The instruments and the clock the daemon runs by: hardware or the simulated reef."""
+    if simulate:
+        simulated = open_simulated_instruments(config)
+        return simulated, simulated.clock
+    clock = SystemClock()
+    return build_hardware_instruments(config.hardware, clock), clock
 
 
 def run(config_path: Path, simulate: bool = False) -> int:
     """The buoy process: load the configuration, build the sensors, serve until stopped.
 
-    Raises ``ConfigError``, ``SensorSetupError``, ``OutboxError`` or ``OSError`` (an
-    unreadable password or CA file) when it cannot start; returns 0 after a clean stop.
+    Raises ``ConfigError`` (also for a bus or pin that cannot be opened), ``SensorSetupError``,
+    ``OutboxError`` or ``OSError`` (an unreadable password or CA file) when it cannot start;
+    returns 0 after a clean stop.
     """
     config = load_buoy_config(config_path)
     configure_logging(config.log_level, f"buoy[{config.buoy_id}]")
-    clock = SystemClock()
-    sensors = build_sensors(config, clock, simulate)
-    try:
-        daemon = BuoyDaemon(config, sensors, clock)
-    except BaseException:
-        for sensor in sensors:
-            sensor.close()
-        raise
-    with daemon:
+    instruments, clock = open_instruments(config, simulate)
+    with instruments, BuoyDaemon(config, instruments.sensors, clock) as daemon:
         return serve(daemon)

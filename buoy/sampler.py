@@ -23,6 +23,7 @@ from sensors.reading import Sensor
 
 log = logging.getLogger(__name__)
 
+
 class Sampler:
     def __init__(self, sensors: Sequence[Sensor], time_source: TimeSource, outbox: Outbox) -> None:
         self.sensors = tuple(sensors)

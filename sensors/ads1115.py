@@ -1,9 +1,8 @@
 """TI ADS1115 16-bit ADC: single-shot conversions that always finish within a known time.
 
 Why it exists: the turbidity probe and the NO2/NO cells are analog parts; this module is the only
-code that speaks the ADS1115's register protocol, so the sensors above it deal in volts. It also
-holds the big-endian register access that the INA219 driver shares (both TI parts have an 8-bit
-pointer register in front of 16-bit big-endian registers).
+code that speaks the ADS1115's register protocol, so the sensors above it deal in volts. Its
+register access is shared with the INA219 driver (``sensors.ti_registers``).
 
 What it promises: ``Ads1115.read`` returns a voltage or raises a ``SensorError`` (never a
 plausible number for a failed conversion) within ``conversion_deadline_s(rate)``.
@@ -29,21 +28,17 @@ Datasheet facts relied on (TI ADS111x, SBAS444; nemopi SENSORS.md §5.2 [ADS1]-[
 
 from __future__ import annotations
 
-import errno
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
 
-from nemopi.sensor_status import SensorStatus
 from sensors.clock import Clock, SystemClock
-from sensors.errors import (
-    DeviceTimeout,
-    DeviceUnreachable,
-    GarbageResponse,
-    OutOfRange,
-    SensorError,
+from sensors.errors import DeviceTimeout, GarbageResponse, OutOfRange, bus_errors
+from sensors.ti_registers import (
+    RegisterBus,
+    StaleConversion,
+    read_register,
+    to_signed16,
+    write_register,
 )
 
 DEFAULT_ADDRESS = 0x48  # ADDR pin to GND
@@ -60,21 +55,6 @@ DEADLINE_MARGIN_S = 0.002
 
 FULL_SCALE_V = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256, 0.256, 0.256)  # by PGA code
 SAMPLES_PER_S = (8, 16, 32, 64, 128, 250, 475, 860)  # by DR code
-
-# errnos of a transaction nobody acknowledged: EREMOTEIO on NACK, EIO on some adapters [P4].
-_UNREACHABLE_ERRNOS = {errno.EREMOTEIO, errno.EIO}
-
-
-class I2CBus(Protocol):
-    """The two ``smbus2.SMBus`` calls these drivers use."""
-
-    def read_i2c_block_data(
-        self, i2c_addr: int, register: int, length: int, force: bool | None = None
-    ) -> list[int]: ...
-
-    def write_i2c_block_data(
-        self, i2c_addr: int, register: int, data: Sequence[int], force: bool | None = None
-    ) -> None: ...
 
 
 class Mux(IntEnum):
@@ -185,48 +165,11 @@ def conversion_deadline_s(rate: DataRate) -> float:
     return 2 * rate.period_s + DEADLINE_MARGIN_S
 
 
-def to_signed16(word: int) -> int:
-    return word - 0x10000 if word & 0x8000 else word
-
-
-@contextmanager
-def bus_errors() -> Iterator[None]:
-    """Turn the OSErrors of a NACKed or timed-out transaction into ``SensorError``s.
-
-    errno 121/5 -> UNREACHABLE; errno 110 (the BCM2835 clock-stretch timeout) -> TIMEOUT.
-    Any other OSError (a closed bus, a wrong bus number) is a programming error and propagates.
-    """
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in _UNREACHABLE_ERRNOS:
-            raise DeviceUnreachable(f"no acknowledge on the bus ({exc})") from exc
-        if exc.errno == errno.ETIMEDOUT:
-            raise DeviceTimeout(f"bus transaction timed out ({exc})") from exc
-        raise
-
-
-def read_register(bus: I2CBus, address: int, register: int) -> int:
-    """One 16-bit big-endian register, read as a 2-byte block (SMBus words are little-endian)."""
-    data = bus.read_i2c_block_data(address, register, 2)
-    return (data[0] << 8) | data[1]
-
-
-def write_register(bus: I2CBus, address: int, register: int, value: int) -> None:
-    bus.write_i2c_block_data(address, register, [(value >> 8) & 0xFF, value & 0xFF])
-
-
-class StaleConversion(SensorError):
-    """The chip did not start the conversion it was asked for; its register is old."""
-
-    status = SensorStatus.STALE
-
-
 class Ads1115:
     """One ADS1115 on a bus the caller owns; each ``read`` is one bounded single-shot conversion."""
 
     def __init__(
-        self, bus: I2CBus, address: int = DEFAULT_ADDRESS, clock: Clock | None = None
+        self, bus: RegisterBus, address: int = DEFAULT_ADDRESS, clock: Clock | None = None
     ) -> None:
         self.bus = bus
         self.address = address
@@ -235,7 +178,7 @@ class Ads1115:
     def read(self, mux: Mux, pga: Pga, rate: DataRate) -> float:
         """Volts on ``mux`` (input pin minus its reference); raises ``SensorError`` on a fault."""
         word = single_shot_word(mux, pga, rate)
-        with bus_errors():
+        with bus_errors(f"ADS1115 at {self.address:#04x}"):
             self._convert(word, rate)
             code = to_signed16(read_register(self.bus, self.address, REG_CONVERSION))
         if code in (CODE_MAX, CODE_MIN):

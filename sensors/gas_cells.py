@@ -29,9 +29,13 @@ ADC keeps 0x48): NO2 on AIN0/AIN1, NO on AIN2/AIN3, ±2.048 V full scale (ISB ou
 hundred mV, SENSORS.md §7 ⚠), 8 SPS, the lowest-noise rate. A railed input (dry or saturated
 cell, open wire) shows as a saturated ADC code: OUT_OF_RANGE.
 
-Warm-up: SENSORS.md gives no stabilisation time for B4 cells. Electrochemical cells settle
-over hours after their bias is restored; ⚠ ``warmup_s`` = 1 hour is an assumption to replace
-with the Alphasense figure.
+Power: ``power`` is the ISBs' supply switch (``sensors.power_switch``); without one the boards
+are on the permanent rail, powered since the driver was built, or since ``powered_at`` (the
+clock's monotonic time) when the caller knows better. With the supply off ``read()`` reports
+ASLEEP for every cell without touching the bus. Warm-up: SENSORS.md gives no stabilisation
+time for B4 cells. Electrochemical cells settle over hours after their bias is restored;
+⚠ ``warmup_s`` = 1 hour is an assumption to replace with the Alphasense figure. During it the
+cells are read and their values reported WARMING_UP.
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from nemopi.sensor_status import SensorStatus
-from sensors.ads1115 import Ads1115, DataRate, I2CBus, Mux, Pga
-from sensors.clock import Clock
+from sensors.ads1115 import Ads1115, DataRate, Mux, Pga
+from sensors.clock import Clock, SystemClock
 from sensors.errors import OutOfRange, SensorError
 from sensors.fault_log import FaultLog
-from sensors.reading import Reading
+from sensors.power_switch import PowerState, power_for, readiness
+from sensors.reading import Reading, failed
+from sensors.ti_registers import RegisterBus
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,7 @@ class GasCells:
 
     def __init__(
         self,
-        bus: I2CBus,
+        bus: RegisterBus,
         cells: Sequence[GasCell],
         temperature_c: Callable[[], float | None],
         *,
@@ -135,16 +141,17 @@ class GasCells:
         clock: Clock | None = None,
         powered_at: float | None = None,
         negative_tolerance_ppb: float = 20.0,
+        power: PowerState | None = None,
     ) -> None:
-        """``powered_at``: the clock's monotonic time when the ISBs got power (default now)."""
         self._cells = {cell.kind.quantity: cell for cell in cells}
         if len(self._cells) != len(cells) or not cells:
             raise ValueError("give each cell type once, and at least one")
         self.quantities = tuple(self._cells)
+        clock = clock or SystemClock()
         self._adc = Ads1115(bus, address, clock)
         self._temperature_c = temperature_c
         self._negative_tolerance_ppb = negative_tolerance_ppb
-        self._powered_at = self._adc.clock.monotonic() if powered_at is None else powered_at
+        self._power = power_for(clock, self.warmup_s, power, since=powered_at)
         self._faults = {q: FaultLog(log, f"{self.name} {q}") for q in self.quantities}
         self._closed = False
 
@@ -154,6 +161,10 @@ class GasCells:
         return {quantity: cell.calibration for quantity, cell in self._cells.items()}
 
     def read(self) -> list[Reading]:
+        if readiness(self._power) is SensorStatus.ASLEEP:
+            for faults in self._faults.values():
+                faults.update(SensorStatus.ASLEEP)
+            return failed(self.quantities, SensorStatus.ASLEEP)
         temperature = self._temperature_c()
         return [self._read_cell(cell, temperature) for cell in self._cells.values()]
 
@@ -164,7 +175,7 @@ class GasCells:
         except SensorError as exc:
             self._faults[quantity].update(exc.status, str(exc))
             return Reading(quantity, None, exc.status)
-        if self._adc.clock.monotonic() - self._powered_at < self.warmup_s:
+        if readiness(self._power) is SensorStatus.WARMING_UP:
             status = SensorStatus.WARMING_UP
         elif temperature is None:
             status = SensorStatus.NOT_CALIBRATED
@@ -196,7 +207,10 @@ class GasCells:
         """
         if samples < 1:
             raise ValueError("samples must be at least 1")
-        if self._adc.clock.monotonic() - self._powered_at < self.warmup_s:
+        not_ready = readiness(self._power)
+        if not_ready is SensorStatus.ASLEEP:
+            raise RuntimeError("the cells are switched off; power them and let them warm up")
+        if not_ready is SensorStatus.WARMING_UP:
             raise RuntimeError("the cells are still warming up; zero them afterwards")
         temperature = self._temperature_c()
         if temperature is None:

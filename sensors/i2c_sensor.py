@@ -8,9 +8,10 @@ power-on (``warmup_s``), reports ASLEEP without touching the bus while its suppl
 (``sensors.fault_log``). During warm-up the chip is still read, so that it can start
 measuring: a value it gives is reported WARMING_UP, and a fault is WARMING_UP without value.
 
-Bus errors. smbus2 raises ``OSError``: errno 121 (EREMOTEIO, a NACK) and errno 5 (EIO) mean the
-device did not answer ([P4], [P4b] in SENSORS.md); errno 110 (ETIMEDOUT) is the i2c-bcm2835
-clock-stretch timeout ([P1]). Any other ``OSError`` from the bus is also reported as unreachable.
+Bus errors. smbus2 raises ``OSError``; ``sensors.errors.bus_error`` says which device fault it
+means, for these drivers as for the TI register drivers: errno 121 (a NACK) and 5 are
+UNREACHABLE, errno 110 (the i2c-bcm2835 clock-stretch timeout) is TIMEOUT, and any other
+``OSError`` (a closed bus) is a programming error that propagates.
 
 NACK policy. Within one exchange (a command and its answer), a NACK of the *first* transaction
 means the device is absent: ``DeviceUnreachable`` at once, so a missing part costs no waiting.
@@ -23,7 +24,6 @@ A driver never closes the bus: it did not open it, and other devices share it.
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 from abc import ABC, abstractmethod
@@ -35,7 +35,7 @@ from smbus2 import i2c_msg
 from nemopi import catalogue
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import Clock
-from sensors.errors import DeviceTimeout, DeviceUnreachable, OutOfRange, SensorError
+from sensors.errors import DeviceTimeout, DeviceUnreachable, OutOfRange, SensorError, bus_error
 from sensors.fault_log import FaultLog
 from sensors.power_switch import PowerState, power_for, readiness
 from sensors.reading import Reading, failed
@@ -88,12 +88,6 @@ def checked(quantity: str, value: float) -> float:
     if not math.isfinite(value) or not catalogue.by_name(quantity).contains(value):
         raise OutOfRange(f"{quantity} = {value} is outside the possible range", str(value))
     return value
-
-
-def _bus_error(exc: OSError, what: str) -> SensorError:
-    if exc.errno == errno.ETIMEDOUT:
-        return DeviceTimeout(f"{what}: bus timeout ({exc.strerror})")
-    return DeviceUnreachable(f"{what}: errno {exc.errno} ({exc.strerror})")
 
 
 class I2CSensor(ABC):
@@ -192,7 +186,9 @@ class I2CSensor(ABC):
             try:
                 result = action()
             except OSError as exc:
-                error = _bus_error(exc, f"{self.name} at {self.address:#04x}")
+                error = bus_error(exc, f"{self.name} at {self.address:#04x}")
+                if error is None:
+                    raise
                 if not (self._acked and isinstance(error, DeviceUnreachable)):
                     raise error from exc
                 if not deadline.wait(self.poll_s):

@@ -42,6 +42,11 @@ Integrity checks (garbage bytes, an address clash, a chip that is not an INA219)
 calibration read back as written, and the current and power registers agree with the shunt
 and bus registers to within 2 LSB; otherwise GARBAGE. Warm-up: none; the first triggered
 conversion is a measurement (``warmup_s`` = 0).
+
+Power: the monitors sit on the permanent rail by default: they measure the supply that would
+switch them. ``power`` takes a supply switch all the same (``sensors.power_switch``), and
+``powered_at`` (the clock's monotonic time) when the rail came on if the caller knows it. With
+the supply off ``read()`` reports ASLEEP without touching the bus.
 """
 
 from __future__ import annotations
@@ -51,18 +56,18 @@ import math
 from dataclasses import dataclass
 
 from nemopi.sensor_status import SensorStatus
-from sensors.ads1115 import (
-    I2CBus,
+from sensors.clock import Clock, SystemClock
+from sensors.errors import DeviceTimeout, GarbageResponse, SensorError, bus_errors
+from sensors.fault_log import FaultLog
+from sensors.power_switch import PowerState, power_for, readiness
+from sensors.reading import Reading, failed
+from sensors.ti_registers import (
+    RegisterBus,
     StaleConversion,
-    bus_errors,
     read_register,
     to_signed16,
     write_register,
 )
-from sensors.clock import Clock, SystemClock
-from sensors.errors import DeviceTimeout, GarbageResponse, SensorError
-from sensors.fault_log import FaultLog
-from sensors.reading import Reading, failed
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +211,7 @@ class Measurement:
 class Ina219:
     """One INA219 on a bus the caller owns; each ``measure`` is one bounded triggered conversion."""
 
-    def __init__(self, bus: I2CBus, spec: ShuntSpec, clock: Clock | None = None) -> None:
+    def __init__(self, bus: RegisterBus, spec: ShuntSpec, clock: Clock | None = None) -> None:
         self.bus = bus
         self.spec = spec
         self.clock = clock or SystemClock()
@@ -231,7 +236,7 @@ class Ina219:
 
     def measure(self) -> Measurement:
         """Trigger one conversion and read it; raises ``SensorError`` when it cannot be trusted."""
-        with bus_errors():
+        with bus_errors(f"INA219 at {self.spec.address:#04x}"):
             bus_reg = self._convert()
             shunt = to_signed16(self._read(REG_SHUNT))
             current = to_signed16(self._read(REG_CURRENT))
@@ -296,14 +301,14 @@ class PowerMonitor:
 
     def __init__(
         self,
-        bus: I2CBus,
+        bus: RegisterBus,
         *,
         battery: ShuntSpec,
         solar: ShuntSpec | None,
         clock: Clock | None = None,
         powered_at: float | None = None,
+        power: PowerState | None = None,
     ) -> None:
-        """``powered_at``: the clock's monotonic time when the monitors got power (default now)."""
         self.clock = clock or SystemClock()
         self._battery = Ina219(bus, battery, self.clock)
         self._solar = Ina219(bus, solar, self.clock) if solar else None
@@ -315,12 +320,16 @@ class PowerMonitor:
         self.quantities: tuple[str, ...] = ("battery_voltage", "battery_current") + (
             ("solar_power",) if solar else ()
         )
-        self._powered_at = self.clock.monotonic() if powered_at is None else powered_at
+        self._power = power_for(self.clock, self.warmup_s, power, since=powered_at)
         self._closed = False
 
     def read(self) -> list[Reading]:
         if self._closed:
             raise ValueError(f"{self.name} is closed")
+        if readiness(self._power) is SensorStatus.ASLEEP:
+            for faults in self._faults.values():
+                faults.update(SensorStatus.ASLEEP)
+            return failed(self.quantities, SensorStatus.ASLEEP)
         battery = self._measure(self._battery)
         if isinstance(battery, SensorError):
             readings = failed(("battery_voltage", "battery_current"), battery.status)
@@ -355,7 +364,7 @@ class PowerMonitor:
         return Reading(quantity, None, measurement.current_status)
 
     def _healthy(self) -> SensorStatus:
-        warming = self.clock.monotonic() - self._powered_at < self.warmup_s
+        warming = readiness(self._power) is SensorStatus.WARMING_UP
         return SensorStatus.WARMING_UP if warming else SensorStatus.OK
 
     def close(self) -> None:

@@ -54,14 +54,20 @@ def readiness(power: PowerState) -> SensorStatus | None:
     return None
 
 
-def power_for(clock: Clock, warmup_s: float, power: PowerState | None) -> PowerState:
+def power_for(
+    clock: Clock, warmup_s: float, power: PowerState | None, *, since: float | None = None
+) -> PowerState:
     """The power state a driver with ``warmup_s`` uses: ``power``, or the permanent rail.
 
-    A switch that would call the sensor warm sooner than the sensor's own ``warmup_s`` is a
-    wiring mistake in the caller, so it raises ``ValueError`` at once.
+    ``since`` is when the permanent rail powered the sensor (default now), for a caller that
+    knows it; it means nothing with a switch, so giving both raises ``ValueError``. A switch
+    that would call the sensor warm sooner than the sensor's own ``warmup_s`` is a wiring
+    mistake in the caller, so it raises ``ValueError`` at once too.
     """
     if power is None:
-        return AlwaysPowered(clock, warmup_s)
+        return AlwaysPowered(clock, warmup_s, since)
+    if since is not None:
+        raise ValueError("give a power switch or the time the rail came on, not both")
     if power.warmup_s < warmup_s:
         raise ValueError(f"power switch warm-up {power.warmup_s} s is shorter than {warmup_s} s")
     return power

@@ -25,7 +25,11 @@ one the vendor curve applies unshifted and the reading says NOT_CALIBRATED. A sh
 ``MAX_OFFSET_V`` (⚠ 0.5 V, chosen here) means the water was not clear or the probe is faulty,
 and is refused. Proper formazin calibration is out of scope [T1].
 
-Warm-up: no figure is published for the probe's LED and output filter; ⚠ ``warmup_s`` = 2 s.
+Power: ``power`` is the probe's supply switch (``sensors.power_switch``); without one the probe
+is on the permanent rail, powered since the driver was built, or since ``powered_at`` (the
+clock's monotonic time) when the caller knows better. With the supply off ``read()`` reports
+ASLEEP without touching the bus. Warm-up: no figure is published for the probe's LED and output
+filter; ⚠ ``warmup_s`` = 2 s. During it the probe is read and its value reported WARMING_UP.
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ import logging
 from dataclasses import dataclass
 
 from nemopi.sensor_status import SensorStatus
-from sensors.ads1115 import DEFAULT_ADDRESS, Ads1115, DataRate, I2CBus, Mux, Pga
-from sensors.clock import Clock
+from sensors.ads1115 import DEFAULT_ADDRESS, Ads1115, DataRate, Mux, Pga
+from sensors.clock import Clock, SystemClock
 from sensors.errors import OutOfRange, SensorError
 from sensors.fault_log import FaultLog
+from sensors.power_switch import PowerState, power_for, readiness
 from sensors.reading import Reading, failed
+from sensors.ti_registers import RegisterBus
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,7 @@ class TurbidityProbe:
 
     def __init__(
         self,
-        bus: I2CBus,
+        bus: RegisterBus,
         *,
         address: int = DEFAULT_ADDRESS,
         channel: int = 0,
@@ -93,15 +99,16 @@ class TurbidityProbe:
         calibration: TurbidityCalibration | None = None,
         clock: Clock | None = None,
         powered_at: float | None = None,
+        power: PowerState | None = None,
     ) -> None:
-        """``powered_at``: the clock's monotonic time when the probe got power (default now)."""
         if divider_ratio < 1.0:
             raise ValueError("divider_ratio is probe volts per ADC volt and cannot be below 1")
+        clock = clock or SystemClock()
         self._adc = Ads1115(bus, address, clock)
         self._mux = Mux.single_ended(channel)
         self._divider_ratio = divider_ratio
         self.calibration = calibration
-        self._powered_at = self._adc.clock.monotonic() if powered_at is None else powered_at
+        self._power = power_for(clock, self.warmup_s, power, since=powered_at)
         self._faults = FaultLog(log, self.name)
         self._closed = False
 
@@ -112,6 +119,9 @@ class TurbidityProbe:
         return self._adc.read(self._mux, PGA, RATE) * self._divider_ratio
 
     def read(self) -> list[Reading]:
+        if readiness(self._power) is SensorStatus.ASLEEP:
+            self._faults.update(SensorStatus.ASLEEP)
+            return failed(self.quantities, SensorStatus.ASLEEP)
         offset = self.calibration.offset_v if self.calibration else 0.0
         try:
             ntu = ntu_from_volts(self.probe_volts() + offset)
@@ -123,7 +133,7 @@ class TurbidityProbe:
         return [Reading("turbidity", ntu, status)]
 
     def _status(self) -> SensorStatus:
-        if self._adc.clock.monotonic() - self._powered_at < self.warmup_s:
+        if readiness(self._power) is SensorStatus.WARMING_UP:
             return SensorStatus.WARMING_UP
         if self.calibration is None:
             return SensorStatus.NOT_CALIBRATED

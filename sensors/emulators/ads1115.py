@@ -16,19 +16,18 @@ nearest LSB and saturate at 0x7FFF/0x8000. Not modelled: the comparator and ALER
 (the threshold registers are stored and read back only), input limits beyond the PGA range.
 ⚠ Reading more than 2 bytes repeats the register (the datasheet does not say).
 
-Faults, injected with ``inject(Fault.X)`` and removed with ``clear_faults()``:
-NACK (the chip vanishes; it comes back with its registers intact), STALE (a start is ignored:
-OS stays idle and the result register keeps its old value), GARBAGE (every read answers random
-bytes, like an address clash), SLOW (conversions take ``SLOW_FACTOR`` data periods), SATURATION
-(the result sits at 0x7FFF as with an overranged input [ADS5]) and DRIFT (every input drifts at
-``rate`` volts per second from the moment of injection, like a fouling probe).
+Faults (``sensors.emulators.faults``): NACK (the chip vanishes; it comes back with its
+registers intact), STALE (a start is ignored: OS stays idle and the result register keeps its old
+value), GARBAGE (every read answers random bytes, like an address clash), SLOW (conversions take
+``SLOW_FACTOR`` data periods), SATURATION (the result sits at 0x7FFF as with an overranged input
+[ADS5]) and DRIFT (every input drifts by ``amount`` volts per hour from the moment of injection,
+default ``DEFAULT_DRIFT_V_PER_H``, like a fouling probe).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from enum import Enum, auto
 
 from sensors.ads1115 import (
     CODE_MAX,
@@ -41,9 +40,10 @@ from sensors.ads1115 import (
 )
 from sensors.clock import Clock
 from sensors.emulators.fake_smbus import nack
+from sensors.emulators.faults import Fault, FaultInjection, FaultSet
 
 SLOW_FACTOR = 10.0
-DEFAULT_DRIFT_V_PER_S = -1e-5
+DEFAULT_DRIFT_V_PER_H = -0.036
 REG_LO_THRESH = 0x02
 REG_HI_THRESH = 0x03
 
@@ -60,17 +60,12 @@ _MUX_PINS: dict[Mux, tuple[int, int | None]] = {
 }
 
 
-class Fault(Enum):
-    NACK = auto()
-    STALE = auto()
-    GARBAGE = auto()
-    SLOW = auto()
-    SATURATION = auto()
-    DRIFT = auto()
-
-
-class Ads1115Emulator:
+class Ads1115Emulator(FaultInjection):
     """The chip: registers, conversion timing and the faults it can show."""
+
+    SUPPORTED_FAULTS = frozenset(
+        {Fault.NACK, Fault.STALE, Fault.GARBAGE, Fault.SLOW, Fault.SATURATION, Fault.DRIFT}
+    )
 
     def __init__(
         self,
@@ -80,7 +75,9 @@ class Ads1115Emulator:
     ) -> None:
         self.clock = clock
         self.inputs: dict[int, Callable[[], float]] = dict(inputs or {})
-        self.faults: set[Fault] = set()
+        self.faults = FaultSet(
+            clock, "ADS1115", self.SUPPORTED_FAULTS, {Fault.DRIFT: DEFAULT_DRIFT_V_PER_H}
+        )
         self.writes: list[bytes] = []  # every write the master made, as on the wire
         self.pointer = REG_CONVERSION
         self.config = Config.from_word(CONFIG_RESET)
@@ -88,21 +85,7 @@ class Ads1115Emulator:
         self.thresholds = {REG_LO_THRESH: 0x8000, REG_HI_THRESH: 0x7FFF}
         self._busy_until: float | None = None  # single-shot conversion in progress
         self._continuous_since: float | None = None
-        self._drift_rate = 0.0
-        self._drift_since = 0.0
         self._random = random.Random(seed)
-
-    def inject(self, fault: Fault, rate: float | None = None) -> None:
-        """Start showing ``fault``; ``rate`` (V/s) is for DRIFT only."""
-        if fault is Fault.DRIFT:
-            self._drift_rate = DEFAULT_DRIFT_V_PER_S if rate is None else rate
-            self._drift_since = self.clock.monotonic()
-        elif rate is not None:
-            raise ValueError(f"{fault.name} takes no rate")
-        self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
 
     def write(self, data: bytes) -> None:
         if Fault.NACK in self.faults:
@@ -175,7 +158,4 @@ class Ads1115Emulator:
 
     def _pin(self, pin: int) -> float:
         source = self.inputs.get(pin)
-        volts = source() if source is not None else 0.0
-        if Fault.DRIFT in self.faults:
-            volts += self._drift_rate * (self.clock.monotonic() - self._drift_since)
-        return volts
+        return (source() if source is not None else 0.0) + self.faults.drift()

@@ -21,8 +21,10 @@ Assumptions (⚠): a command wakes a sleeping circuit and is then carried out; `
 ``Cal,high`` before ``Cal,mid`` is a syntax error; the payload is not clamped to 0–14 (as with
 ``pHext,1``); ``Status`` answers restart reason P and 3.30 V after power-on.
 
-Faults: NACK, STUCK, GARBAGE, SLOW, DRIFT (mV/h of electrode drift) and MSB_SET (bit 7 set on
-every payload byte, the Pi glitch of [A10]) via ``inject()`` / ``clear_faults()``.
+Faults (``sensors.emulators.faults``): NACK, STUCK (the first reading after injection again and
+again), GARBAGE, SLOW (``amount`` seconds more per command, default 10 s), DRIFT (``amount`` mV/h
+of electrode drift, default 1) and MSB_SET (bit 7 set on every payload byte, the Pi glitch of
+[A10]).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 
 from sensors.clock import Clock
 from sensors.emulators.fake_smbus import nack
-from sensors.emulators.faults import Fault, FaultInjection
+from sensors.emulators.faults import SLOW_S, Fault, FaultInjection, FaultSet
 
 READ_S = 0.9
 COMMAND_S = 0.3
@@ -64,7 +66,7 @@ class _Answer:
 
 
 class EzoPhEmulator(FaultInjection):
-    supported_faults = frozenset(
+    SUPPORTED_FAULTS = frozenset(
         {Fault.NACK, Fault.STUCK, Fault.GARBAGE, Fault.SLOW, Fault.DRIFT, Fault.MSB_SET}
     )
 
@@ -79,7 +81,10 @@ class EzoPhEmulator(FaultInjection):
         firmware: str = "2.16",
         rt_supported: bool = True,
     ) -> None:
-        super().__init__(clock)
+        self.clock = clock
+        self.faults = FaultSet(
+            clock, "EZO-pH", self.SUPPORTED_FAULTS, {Fault.SLOW: SLOW_S, Fault.DRIFT: 1.0}
+        )
         self.true_ph = true_ph
         self.water_temperature_c = water_temperature_c
         self.probe_offset_mv = probe_offset_mv
@@ -100,7 +105,7 @@ class EzoPhEmulator(FaultInjection):
     # -- the wire --------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if self.active(Fault.NACK):
+        if Fault.NACK in self.faults:
             raise nack()
         self.asleep = False
         text = data.decode("ascii", errors="replace")
@@ -110,11 +115,11 @@ class EzoPhEmulator(FaultInjection):
             self.asleep = True
             return
         code, payload, delay = self._execute(text)
-        ready_at = self.clock.monotonic() + delay + self.extra_delay()
+        ready_at = self.clock.monotonic() + delay + self.faults.amount(Fault.SLOW)
         self._answer = _Answer(code, payload, ready_at)
 
     def read(self, length: int) -> bytes:
-        if self.active(Fault.NACK) or self.asleep:
+        if Fault.NACK in self.faults or self.asleep:
             raise nack()
         answer = self._answer
         if answer is None:
@@ -123,9 +128,9 @@ class EzoPhEmulator(FaultInjection):
             return bytes([PENDING]).ljust(length, b"\x00")
         self._answer = None
         payload = answer.payload
-        if self.active(Fault.GARBAGE) and payload:
+        if Fault.GARBAGE in self.faults and payload:
             payload = NOISE
-        if self.active(Fault.MSB_SET):
+        if Fault.MSB_SET in self.faults:
             payload = bytes(byte | 0x80 for byte in payload)
         return (bytes([answer.code]) + payload + b"\x00").ljust(length, b"\x00")[:length]
 
@@ -171,7 +176,7 @@ class EzoPhEmulator(FaultInjection):
 
     def electrode_mv(self) -> float:
         slope = self.probe_slope * nernst_mv(self.water_temperature_c())
-        return self.probe_offset_mv + self.drift() + slope * (7.0 - self.true_ph())
+        return self.probe_offset_mv + self.faults.drift() + slope * (7.0 - self.true_ph())
 
     def _circuit_ph(self, mv: float) -> float:
         cal = self.calibration
@@ -179,7 +184,7 @@ class EzoPhEmulator(FaultInjection):
         return cal.mid_ph + (cal.mid_mv - mv) / (percent / 100.0 * nernst_mv(self.compensation_c))
 
     def _reading(self) -> bytes:
-        return self.stuck(f"{self._circuit_ph(self.electrode_mv()):.3f}".encode())
+        return self.faults.stuck(f"{self._circuit_ph(self.electrode_mv()):.3f}".encode())
 
     def _calibrate(self, point: str, ph: float) -> None:
         mv = self.electrode_mv()

@@ -17,14 +17,13 @@ when a conversion completes and clears when the power register is read or the co
 written. Modes 1-3 convert once per config write; 5-7 convert continuously; 0 and 4 do not
 convert. ⚠ A shunt-and-bus conversion takes the shunt time plus the bus time.
 
-Faults, injected with ``inject(Fault.X)`` and removed with ``clear_faults()``:
-NACK (the chip vanishes; it comes back with its registers intact), STALE (the measurement
-engine froze: triggers are ignored, the registers keep their last conversion and CNVR reads
-set), GARBAGE (every read
-answers random bytes, like an address clash), SLOW (conversions take ``SLOW_FACTOR`` times
-their time), SATURATION (the shunt input is beyond the PGA range: OVF), DRIFT (the shunt
-reading drifts at ``rate`` amperes per second from the moment of injection) and BROWNOUT (the
-supply sags as each conversion starts and the chip resets to its power-on state, calibration 0).
+Faults (``sensors.emulators.faults``): NACK (the chip vanishes; it comes back with its
+registers intact), STALE (the measurement engine froze: triggers are ignored, the registers keep
+their last conversion and CNVR reads set), GARBAGE (every read answers random bytes, like an
+address clash), SLOW (conversions take ``SLOW_FACTOR`` times their time), SATURATION (the shunt
+input is beyond the PGA range: OVF), DRIFT (the shunt reading drifts by ``amount`` amperes per
+hour from the moment of injection, default ``DEFAULT_DRIFT_A_PER_H``) and BROWNOUT (the supply
+sags as each conversion starts and the chip resets to its power-on state, calibration 0).
 """
 
 from __future__ import annotations
@@ -32,10 +31,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from enum import Enum, auto
 
 from sensors.clock import Clock
 from sensors.emulators.fake_smbus import nack
+from sensors.emulators.faults import Fault, FaultInjection, FaultSet
 from sensors.ina219 import (
     BUS_LSB_V,
     CNVR,
@@ -52,24 +51,26 @@ from sensors.ina219 import (
 )
 
 SLOW_FACTOR = 10.0
-DEFAULT_DRIFT_A_PER_S = 1e-4
+DEFAULT_DRIFT_A_PER_H = 0.36
 BUS_CODE_MAX = 0x1FFF
 RESET_BIT = 0x8000
 CONTINUOUS = 0b100
 
 
-class Fault(Enum):
-    NACK = auto()
-    STALE = auto()
-    GARBAGE = auto()
-    SLOW = auto()
-    SATURATION = auto()
-    DRIFT = auto()
-    BROWNOUT = auto()
-
-
-class Ina219Emulator:
+class Ina219Emulator(FaultInjection):
     """The chip: registers, conversion timing and the faults it can show."""
+
+    SUPPORTED_FAULTS = frozenset(
+        {
+            Fault.NACK,
+            Fault.STALE,
+            Fault.GARBAGE,
+            Fault.SLOW,
+            Fault.SATURATION,
+            Fault.DRIFT,
+            Fault.BROWNOUT,
+        }
+    )
 
     def __init__(
         self,
@@ -84,11 +85,11 @@ class Ina219Emulator:
         self.bus_voltage = bus_voltage
         self.current = current
         self.shunt_ohms = shunt_ohms
-        self.faults: set[Fault] = set()
+        self.faults = FaultSet(
+            clock, "INA219", self.SUPPORTED_FAULTS, {Fault.DRIFT: DEFAULT_DRIFT_A_PER_H}
+        )
         self.writes: list[bytes] = []  # every write the master made, as on the wire
         self._random = random.Random(seed)
-        self._drift_rate = 0.0
-        self._drift_since = 0.0
         self.power_on_reset()
 
     def power_on_reset(self) -> None:
@@ -104,18 +105,6 @@ class Ina219Emulator:
         self.ovf = False
         self._busy_until: float | None = None
         self._last_conversion = self.clock.monotonic()
-
-    def inject(self, fault: Fault, rate: float | None = None) -> None:
-        """Start showing ``fault``; ``rate`` (A/s) is for DRIFT only."""
-        if fault is Fault.DRIFT:
-            self._drift_rate = DEFAULT_DRIFT_A_PER_S if rate is None else rate
-            self._drift_since = self.clock.monotonic()
-        elif rate is not None:
-            raise ValueError(f"{fault.name} takes no rate")
-        self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
 
     def write(self, data: bytes) -> None:
         if Fault.NACK in self.faults:
@@ -197,9 +186,7 @@ class Ina219Emulator:
         if Fault.SATURATION in self.faults:
             self.ovf = True
             return limit
-        amps = self.current()
-        if Fault.DRIFT in self.faults:
-            amps += self._drift_rate * (self.clock.monotonic() - self._drift_since)
+        amps = self.current() + self.faults.drift()
         return self._saturate(round(amps * self.shunt_ohms / SHUNT_LSB_V), -limit, limit)
 
     def _saturate(self, value: int, low: int, high: int) -> int:

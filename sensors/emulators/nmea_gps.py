@@ -1,19 +1,26 @@
 """A NEO-6M-like GPS on a pseudo-terminal, so the real ``sensors.gps`` driver reads it.
 
 ``os.openpty()`` gives a master/slave pair; the driver opens ``emulator.port`` (the slave's
-path) with pyserial at 9600 baud exactly as it opens ``/dev/serial0`` on the buoy. Every
-``period_s`` of clock time the emulator writes one epoch: RMC, VTG, GGA, GSA, the order a
-NEO-6M uses [G2], with correct checksums, the position from ``position()`` (``None``: no
-fix) and the UTC time from ``clock.utc()``.
+path) with pyserial at 9600 baud exactly as it opens ``/dev/serial0`` on the buoy. Each epoch
+is RMC, VTG, GGA, GSA, the order a NEO-6M uses [G2], with correct checksums, the position from
+``position()`` (``None``: no fix) and the UTC time from ``clock.utc()``.
 
-Pacing (a pty has no baud rate, so nothing would hold it back): the next epoch waits until
-the previous one has been read from the slave (``TIOCINQ`` is 0), checked every ``poll_s``
-real seconds. On a virtual clock (``SimulatedClock(speedup=0)``) the emulator's
-``clock.sleep(period_s)`` is what moves time on, one period per epoch read, so GPS time and
-the driver's clock stay in step. On a real clock a reader that falls behind sees the
-newest epoch no later than one period after it drains the port, as on the buoy.
+Pacing. A pty has no baud rate, so nothing would hold the emulator back, and on a virtual
+clock (``SimulatedClock(speedup=0)``) time moves only when someone sleeps. So the receiver
+sends one epoch at power-on and then one epoch each time the reader asks for it by discarding
+its input, as the driver does before every read (``reset_input_buffer()``) and pyserial does
+on ``open()``: the master runs in packet mode (``TIOCPKT``), where the kernel reports that
+flush to it synchronously as ``TIOCPKT_FLUSHREAD``. The asked-for epoch goes out one
+``period_s`` of clock time after the previous one asked for (the first at once): the emulator
+waits on the clock for it, which on a virtual clock moves time on by exactly that much while
+the reader waits, so GPS time and the driver's clock stay in step whatever the scheduling. A
+flush that finds the previous epoch still unread came before that epoch reached the port, so
+it asks for nothing new. After every write the emulator polls its own end of the port, which
+makes the kernel hand the bytes to the port at once (``n_tty_poll`` runs the pending buffer
+work), so "unread" is exact rather than racing the kernel's worker thread. ``poll_s`` is how
+often the thread looks for ``close()`` while nobody asks.
 
-Faults (``inject(Fault.X)``, ``clear_faults()``), from ``SENSORS.md`` section 4.4:
+Faults (``sensors.emulators.faults``), from ``SENSORS.md`` section 4.4:
 
 - ``BAD_CHECKSUM``: every ``*HH`` is wrong.
 - ``NOISE``: a line of random bytes before every sentence (the fix still gets through).
@@ -23,7 +30,7 @@ Faults (``inject(Fault.X)``, ``clear_faults()``), from ``SENSORS.md`` section 4.
 - ``NO_TIME``: the cold-start output ``$GPRMC,,V,,,,,,,,,,N*53``,
   ``$GPGGA,,,,,,0,00,99.99,,,,,,*48`` [G2].
 - ``TIME_JUMP``: GPS time is ``time_jump_s`` off from then on.
-- ``STUCK``: the same epoch (time and position) again and again.
+- ``STUCK``: the first epoch after injection (time and position) again and again.
 """
 
 from __future__ import annotations
@@ -33,27 +40,19 @@ import datetime as dt
 import fcntl
 import os
 import random
+import select
+import struct
 import termios
 import threading
 import tty
 from collections.abc import Callable
-from enum import Enum, auto
 
 from sensors.clock import Clock
+from sensors.emulators.faults import Fault, FaultInjection, FaultSet
 from sensors.nmea import checksum, sentence
 
 LatLon = tuple[float, float]  # signed decimal degrees
-
-
-class Fault(Enum):
-    BAD_CHECKSUM = auto()
-    NOISE = auto()
-    GARBAGE = auto()
-    SILENT = auto()
-    VOID_FIX = auto()
-    NO_TIME = auto()
-    TIME_JUMP = auto()
-    STUCK = auto()
+PACKET_READ = 64  # a packet-mode read: one status byte, or a data byte and what the slave wrote
 
 
 def nmea_angle(degrees: float, degree_digits: int) -> str:
@@ -91,8 +90,21 @@ def epoch_bodies(
     ]
 
 
-class NmeaGpsEmulator:
+class NmeaGpsEmulator(FaultInjection):
     """An emulated GPS receiver behind a pty; open ``port`` with pyserial."""
+
+    SUPPORTED_FAULTS = frozenset(
+        {
+            Fault.BAD_CHECKSUM,
+            Fault.NOISE,
+            Fault.GARBAGE,
+            Fault.SILENT,
+            Fault.VOID_FIX,
+            Fault.NO_TIME,
+            Fault.TIME_JUMP,
+            Fault.STUCK,
+        }
+    )
 
     def __init__(
         self,
@@ -111,24 +123,21 @@ class NmeaGpsEmulator:
         self.epochs = 0
         self._clock = clock
         self._random = random.Random(seed)
-        self._faults: frozenset[Fault] = frozenset()  # replaced whole, never mutated
-        self._last_epoch = b""
+        self.faults = FaultSet(clock, "NMEA GPS", self.SUPPORTED_FAULTS)
+        self._next_epoch_at: float | None = None  # clock time; None until an epoch is asked for
         self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo or line editing before the driver opens it
-        self.port = os.ttyname(self._slave)
+        try:
+            tty.setraw(self._slave)  # no echo or line editing before the driver opens it
+            fcntl.ioctl(self._master, termios.TIOCPKT, struct.pack("i", 1))
+            self.port = os.ttyname(self._slave)
+            self._send()  # the receiver talks as soon as it has power
+        except BaseException:
+            os.close(self._master)
+            os.close(self._slave)
+            raise
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nmea-gps", daemon=True)
         self._thread.start()
-
-    @property
-    def faults(self) -> frozenset[Fault]:
-        return self._faults
-
-    def inject(self, fault: Fault) -> None:
-        self._faults = self._faults | {fault}
-
-    def clear_faults(self) -> None:
-        self._faults = frozenset()
 
     def close(self) -> None:
         """Stop talking and close the pty; safe to call twice."""
@@ -150,17 +159,30 @@ class NmeaGpsEmulator:
         return count[0]
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            if Fault.SILENT in self._faults or self._unread():
-                continue
-            self._clock.sleep(self.period_s)
-            os.write(self._master, self._epoch())
-            self.epochs += 1
+        while not self._stop.is_set():
+            if self._asked() and Fault.SILENT not in self.faults:
+                if self._next_epoch_at is not None:
+                    self._clock.sleep(self._next_epoch_at - self._clock.monotonic())
+                self._send()
+                self._next_epoch_at = self._clock.monotonic() + self.period_s
+
+    def _asked(self) -> bool:
+        """True when the reader discarded its input since the last epoch reached the port."""
+        ready, _, _ = select.select([self._master], [], [], self.poll_s)
+        if not ready:
+            return False
+        packet = os.read(self._master, PACKET_READ)
+        flushed = packet[0] & termios.TIOCPKT_FLUSHREAD  # 0 (TIOCPKT_DATA): the slave wrote
+        return bool(flushed) and self._unread() == 0
+
+    def _send(self) -> None:
+        """Write one epoch and make the kernel hand it to the port now (see the module doc)."""
+        os.write(self._master, self._epoch())
+        select.select([self._slave], [], [], 0)
+        self.epochs += 1
 
     def _epoch(self) -> bytes:
-        faults = self._faults
-        if Fault.STUCK in faults and self._last_epoch:
-            return self._last_epoch
+        faults = self.faults
         utc = dt.datetime.fromtimestamp(self._clock.utc(), dt.UTC)
         if Fault.TIME_JUMP in faults:
             utc += dt.timedelta(seconds=self.time_jump_s)
@@ -169,10 +191,9 @@ class NmeaGpsEmulator:
         data = b"".join(self._line(body, faults) for body in bodies)
         if Fault.GARBAGE in faults:
             data = bytes(b ^ self._random.choice((0x20, 0x81, 0xC4)) for b in data)
-        self._last_epoch = data
-        return data
+        return faults.stuck(data)
 
-    def _line(self, body: str, faults: frozenset[Fault]) -> bytes:
+    def _line(self, body: str, faults: FaultSet) -> bytes:
         line = sentence(body)
         if Fault.BAD_CHECKSUM in faults:
             line = f"${body}*{checksum(body) ^ 0x5A:02X}\r\n".encode("ascii")

@@ -16,38 +16,32 @@ accumulator integrates frequency over clock time and every whole turn of it is o
   may gain or lose up to ``f * tick_s * speedup`` pulses at its ends (speedup 1 on a real
   clock).
 
-Faults (``inject(Fault.X)``, ``clear_faults()``) from ``SENSORS.md`` section 6:
+Faults (``sensors.emulators.faults``) from ``SENSORS.md`` section 6:
 
-- ``STOPPED``: no pulses: a fouled or jammed wheel, or a cut wire (vanish; clear to return).
+- ``STOPPED``: no pulses: a fouled or jammed wheel, or a cut wire (clear to return).
 - ``BOUNCE``: every pulse comes with a second, bounced one.
 - ``EMI``: ``emi_hz`` spurious pulses per second on top of the wheel's.
 - ``DROP``: every other pulse is lost (an intermittent contact).
-- ``DRIFT``: the wheel slows by ``drift_per_day`` (a fraction) per day since injection, as
-  growth on the axle would.
+- ``DRIFT``: the wheel slows by ``amount`` (a fraction of its speed) per hour since
+  injection, as growth on the axle would (default ``drift_per_day`` / 24).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from enum import Enum, auto
 
 from gpiozero.pins.mock import MockPin
 
 from sensors.clock import Clock, SimulatedClock
+from sensors.emulators.faults import HOURS_PER_DAY, Fault, FaultInjection, FaultSet
 from sensors.paddle_wheel import CalibrationTable
 
 
-class Fault(Enum):
-    STOPPED = auto()
-    BOUNCE = auto()
-    EMI = auto()
-    DROP = auto()
-    DRIFT = auto()
-
-
-class PaddleWheelEmulator:
+class PaddleWheelEmulator(FaultInjection):
     """Pulses ``pin`` at the rate ``table`` gives for ``true_speed()`` m/s."""
+
+    SUPPORTED_FAULTS = frozenset({Fault.STOPPED, Fault.BOUNCE, Fault.EMI, Fault.DROP, Fault.DRIFT})
 
     def __init__(
         self,
@@ -64,39 +58,28 @@ class PaddleWheelEmulator:
         self.table = table
         self.true_speed = true_speed
         self.emi_hz = emi_hz
-        self.drift_per_day = drift_per_day
         self.tick_s = tick_s
         self.pulses = 0
         self._clock = clock
-        self._faults: frozenset[Fault] = frozenset()  # replaced whole, never mutated
-        self._drift_since = 0.0
+        self.faults = FaultSet(
+            clock,
+            "paddle wheel",
+            self.SUPPORTED_FAULTS,
+            {Fault.DRIFT: drift_per_day / HOURS_PER_DAY},
+        )
         self._phase = 0.0
         self._dropped = False
         self._last = clock.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def faults(self) -> frozenset[Fault]:
-        return self._faults
-
-    def inject(self, fault: Fault) -> None:
-        if fault is Fault.DRIFT:
-            self._drift_since = self._clock.monotonic()
-        self._faults = self._faults | {fault}
-
-    def clear_faults(self) -> None:
-        self._faults = frozenset()
-
     def frequency(self) -> float:
         """The pulse rate the pin sees now, in Hz, faults included."""
-        if Fault.STOPPED in self._faults:
+        if Fault.STOPPED in self.faults:
             return 0.0
         hz = self.table.frequency(max(0.0, self.true_speed()))
-        if Fault.DRIFT in self._faults:
-            days = (self._clock.monotonic() - self._drift_since) / 86400.0
-            hz *= max(0.0, 1.0 - self.drift_per_day * days)
-        if Fault.EMI in self._faults:
+        hz *= max(0.0, 1.0 - self.faults.drift())
+        if Fault.EMI in self.faults:
             hz += self.emi_hz
         return hz
 
@@ -148,11 +131,11 @@ class PaddleWheelEmulator:
 
     def _pulse(self) -> None:
         self.pulses += 1
-        if Fault.DROP in self._faults:
+        if Fault.DROP in self.faults:
             self._dropped = not self._dropped
             if self._dropped:
                 return
-        for _ in range(2 if Fault.BOUNCE in self._faults else 1):
+        for _ in range(2 if Fault.BOUNCE in self.faults else 1):
             self._edge()
 
     def _edge(self) -> None:

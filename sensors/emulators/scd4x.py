@@ -23,9 +23,10 @@ Assumptions (⚠): commands not allowed in the current mode, unknown codes and a
 with a wrong CRC are NACKed; FRC fails (0xFFFF) with less than 180 s of measuring; the
 data-ready word is 0x8006 when ready and 0x8000 when not (only the low 11 bits matter [C1]).
 
-Faults: NACK, STUCK (the same frame again and again), GARBAGE (all 0xFF, a released bus),
-BAD_CRC (the first CRC of every answer inverted), SLOW, DRIFT (ppm/h) via ``inject()`` /
-``clear_faults()``.
+Faults (``sensors.emulators.faults``): NACK, STUCK (the first frame after injection again and
+again), GARBAGE (all 0xFF, a released bus), BAD_CHECKSUM (the first CRC of every answer
+inverted), SLOW (``amount`` seconds more per command, default 10 s), DRIFT (``amount`` ppm/h,
+default 1).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sensors import scd4x as chip
 from sensors.clock import Clock
 from sensors.crc8 import WORD_BYTES, decode_words, encode_words
 from sensors.emulators.fake_smbus import nack
-from sensors.emulators.faults import Fault, FaultInjection
+from sensors.emulators.faults import SLOW_S, Fault, FaultInjection, FaultSet
 from sensors.errors import SensorError
 
 BOOT_S = 1.0
@@ -52,8 +53,8 @@ def _word(value: float) -> int:
 
 
 class Scd4xEmulator(FaultInjection):
-    supported_faults = frozenset(
-        {Fault.NACK, Fault.STUCK, Fault.GARBAGE, Fault.BAD_CRC, Fault.SLOW, Fault.DRIFT}
+    SUPPORTED_FAULTS = frozenset(
+        {Fault.NACK, Fault.STUCK, Fault.GARBAGE, Fault.BAD_CHECKSUM, Fault.SLOW, Fault.DRIFT}
     )
 
     def __init__(
@@ -69,7 +70,10 @@ class Scd4xEmulator(FaultInjection):
         single_shot_supported: bool = True,
         noise_seed: int = 0,
     ) -> None:
-        super().__init__(clock)
+        self.clock = clock
+        self.faults = FaultSet(
+            clock, "SCD4x", self.SUPPORTED_FAULTS, {Fault.SLOW: SLOW_S, Fault.DRIFT: 1.0}
+        )
         self.co2_ppm = co2_ppm
         self.temperature_c = temperature_c
         self.humidity_rh = humidity_rh
@@ -101,7 +105,7 @@ class Scd4xEmulator(FaultInjection):
 
     def _answering(self) -> bool:
         now = self.clock.monotonic()
-        return not self.active(Fault.NACK) and now >= self._booted_at and now >= self._busy_until
+        return Fault.NACK not in self.faults and now >= self._booted_at and now >= self._busy_until
 
     def write(self, data: bytes) -> None:
         if not self._answering() or len(data) < 2:
@@ -117,16 +121,18 @@ class Scd4xEmulator(FaultInjection):
             raise nack() from None
         self.received.append(bytes(data))
         self._pending = None
-        self._busy_until = self.clock.monotonic() + chip.EXECUTION_S[code] + self.extra_delay()
+        self._busy_until = (
+            self.clock.monotonic() + chip.EXECUTION_S[code] + self.faults.amount(Fault.SLOW)
+        )
         handler(args)
 
     def read(self, length: int) -> bytes:
         if not self._answering() or self._pending is None:
             raise nack()
         data, self._pending = self._pending, None
-        if self.active(Fault.GARBAGE):
+        if Fault.GARBAGE in self.faults:
             data = b"\xff" * len(data)
-        elif self.active(Fault.BAD_CRC):
+        elif Fault.BAD_CHECKSUM in self.faults:
             data = data[:2] + bytes([data[2] ^ 0xFF]) + data[WORD_BYTES:]
         return data.ljust(length, b"\xff")[:length]
 
@@ -171,7 +177,7 @@ class Scd4xEmulator(FaultInjection):
             return
         self._frames_read = self._frames_made()
         self._shot_ready = False
-        self._pending = self.stuck(self.frame())
+        self._pending = self.faults.stuck(self.frame())
 
     def _data_ready(self, args: tuple[int, ...]) -> None:
         self._pending = encode_words(READY_WORD if self._has_data() else NOT_READY_WORD)
@@ -213,7 +219,7 @@ class Scd4xEmulator(FaultInjection):
     def reported_co2(self) -> int:
         """The CO2 value the part would report now, in ppm."""
         seen = self.co2_ppm() * self.pressure_hpa() / self.pressure_set_hpa
-        return round(seen + self.sensor_offset_ppm + self.drift() + self.frc_correction_ppm)
+        return round(seen + self.sensor_offset_ppm + self.faults.drift() + self.frc_correction_ppm)
 
     def frame(self) -> bytes:
         """A read_measurement answer for the truth now: three words with their CRCs."""

@@ -9,22 +9,27 @@ scratchpad for ``true_temp_c()`` *then*, and writes the two lines the kernel wou
 So every read sees a fresh conversion and the driver code is the one that runs on the buoy:
 it only calls ``Path.read_bytes()``. A FIFO also lets a read block for real (``Fault.SLOW``).
 
-Faults (``inject(Fault.X)``, ``clear_faults()``), each with the kernel's exact output
-(``SENSORS.md`` section 2.2):
+One answer per read: a reader gets end-of-file only when every writer has closed, so a writer
+that opened the same FIFO again before the last reader had closed it would run two answers
+together. The emulator therefore swaps a fresh FIFO in under the name ``w1_slave`` (a rename,
+atomic) while it still holds the served one open: the reader it is answering keeps the old
+FIFO, which no one else can open any more, and the next ``open()`` blocks on the new one until
+the writer thread finds it there (it looks every ``poll_s`` real seconds).
 
-- ``VANISH``: the slave detaches: the device folder disappears until cleared.
-- ``POWER_ON``: ``50 05 4b 46 7f ff 0c 10 1c : crc=1c YES`` / ``t=85000``.
-- ``CRC``: one bit of the temperature LSB flipped on the wire; the kernel says ``NO``.
+Faults (``sensors.emulators.faults``), each with the kernel's exact output (``SENSORS.md``
+section 2.2):
+
+- ``NACK``: the slave detaches: the device folder disappears until cleared.
+- ``BROWNOUT``: the power-on scratchpad ``50 05 4b 46 7f ff 0c 10 1c : crc=1c YES`` /
+  ``t=85000``: no conversion ran.
+- ``BAD_CHECKSUM``: one bit of the temperature LSB flipped on the wire; the kernel says ``NO``.
 - ``BUS_OPEN``: all 0xFF: ``crc=c9 NO`` / ``t=-62``.
 - ``NOT_READY``: all 0x00: ``crc=00 YES`` / ``t=0``.
 - ``GARBAGE``: the text is cut off in the middle of line 1.
-- ``SLOW``: the answer comes ``slow_s`` real seconds late (a hung bus).
-- ``STUCK``: the scratchpad freezes at its last value.
-- ``DRIFT``: the reading drifts by ``drift_c_per_day`` from the moment of injection.
-
-Limitation: after serving a read the writer pauses ``poll_s`` before it accepts the next
-one, so that the finished reader has closed the pipe; a reader slower than that to close
-would see two answers run together (GARBAGE).
+- ``SLOW``: the answer comes ``amount`` real seconds late (a hung bus; default ``slow_s``).
+- ``STUCK``: conversions stop: the scratchpad keeps the value of the last one before.
+- ``DRIFT``: the reading drifts by ``amount`` degC per hour from the moment of injection
+  (default ``drift_c_per_day`` / 24).
 """
 
 from __future__ import annotations
@@ -35,27 +40,15 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from enum import Enum, auto
 from pathlib import Path
 
 from sensors.clock import Clock
 from sensors.ds18b20 import dallas_crc8
+from sensors.emulators.faults import HOURS_PER_DAY, Fault, FaultInjection, FaultSet
 
 logger = logging.getLogger(__name__)
 
 POWER_ON_SCRATCHPAD = bytes.fromhex("5005 4b46 7fff 0c10 1c")
-
-
-class Fault(Enum):
-    VANISH = auto()
-    POWER_ON = auto()
-    CRC = auto()
-    BUS_OPEN = auto()
-    NOT_READY = auto()
-    GARBAGE = auto()
-    SLOW = auto()
-    STUCK = auto()
-    DRIFT = auto()
 
 
 def scratchpad_for(celsius: float, resolution_bits: int = 12) -> bytes:
@@ -77,8 +70,22 @@ def kernel_text(scratchpad: bytes) -> str:
     return f"{hex_bytes} : crc={crc:02x} {verdict}\n{hex_bytes} t={millis}\n"
 
 
-class W1Emulator:
+class W1Emulator(FaultInjection):
     """One emulated DS18B20 in a w1 ``devices`` folder ``root``; ``device`` is its folder."""
+
+    SUPPORTED_FAULTS = frozenset(
+        {
+            Fault.NACK,
+            Fault.BROWNOUT,
+            Fault.BAD_CHECKSUM,
+            Fault.BUS_OPEN,
+            Fault.NOT_READY,
+            Fault.GARBAGE,
+            Fault.SLOW,
+            Fault.STUCK,
+            Fault.DRIFT,
+        }
+    )
 
     def __init__(
         self,
@@ -97,13 +104,15 @@ class W1Emulator:
         self.device = root / f"28-{serial}"
         self.true_temp_c = true_temp_c
         self.resolution_bits = resolution_bits
-        self.slow_s = slow_s
-        self.drift_c_per_day = drift_c_per_day
         self.poll_s = poll_s
         self.conversions = 0
         self._clock = clock
-        self._faults: frozenset[Fault] = frozenset()  # replaced whole, never mutated
-        self._drift_since = 0.0
+        self.faults = FaultSet(
+            clock,
+            "DS18B20",
+            self.SUPPORTED_FAULTS,
+            {Fault.SLOW: slow_s, Fault.DRIFT: drift_c_per_day / HOURS_PER_DAY},
+        )
         self._last = scratchpad_for(true_temp_c(), resolution_bits)
         self._pipe_lock = threading.Lock()  # held while the pipe is served or removed
         self._changed = threading.Event()  # wakes a SLOW answer early
@@ -113,23 +122,12 @@ class W1Emulator:
         self._thread = threading.Thread(target=self._serve_forever, name="w1-emulator", daemon=True)
         self._thread.start()
 
-    @property
-    def faults(self) -> frozenset[Fault]:
-        return self._faults
-
-    def inject(self, fault: Fault) -> None:
-        if fault is Fault.DRIFT:
-            self._drift_since = self._clock.monotonic()
-        self._faults = self._faults | {fault}
+    def _faults_changed(self) -> None:
+        """Wake a SLOW answer early, and take the folder away or bring it back for NACK."""
         self._changed.set()
-        if fault is Fault.VANISH:
+        if Fault.NACK in self.faults:
             self._remove()
-
-    def clear_faults(self) -> None:
-        vanished = Fault.VANISH in self._faults
-        self._faults = frozenset()
-        self._changed.set()
-        if vanished:
+        elif not self.device.exists():
             self._create()
 
     def close(self) -> None:
@@ -150,6 +148,12 @@ class W1Emulator:
             self.device.mkdir(exist_ok=True)
             (self.device / "name").write_text(f"{self.device.name}\n")
             os.mkfifo(self.device / "w1_slave")
+
+    def _replace_pipe(self) -> None:
+        """A fresh, unopened FIFO under the name ``w1_slave``; the served one lives on unnamed."""
+        fresh = self.device / "w1_slave.next"
+        os.mkfifo(fresh)
+        os.replace(fresh, self.device / "w1_slave")
 
     def _remove(self) -> None:
         with self._pipe_lock:
@@ -173,28 +177,30 @@ class W1Emulator:
     def _serve_forever(self) -> None:
         while not self._stop.is_set():
             with self._pipe_lock:
-                fd = None if Fault.VANISH in self._faults else self._open_writer()
+                fd = None if Fault.NACK in self.faults else self._open_writer()
                 if fd is not None:
                     self._answer(fd)
             self._stop.wait(self.poll_s)
 
     def _answer(self, fd: int) -> None:
-        os.set_blocking(fd, True)
+        """Convert and answer the reader waiting on ``fd``; the answer ends when ``fd`` closes."""
         try:
+            self._replace_pipe()
+            os.set_blocking(fd, True)
             self._clock.sleep(0.75 / 2 ** (12 - self.resolution_bits))
-            if Fault.SLOW in self._faults:
+            self.conversions += 1
+            if Fault.SLOW in self.faults:
                 self._changed.clear()
-                self._changed.wait(self.slow_s)
+                self._changed.wait(self.faults.amount(Fault.SLOW))
             os.write(fd, self._text().encode("ascii"))
         except BrokenPipeError:
             logger.debug("the reader left before the answer")
         finally:
             os.close(fd)
-            self.conversions += 1
 
     def _text(self) -> str:
-        faults = self._faults
-        if Fault.POWER_ON in faults:
+        faults = self.faults
+        if Fault.BROWNOUT in faults:
             return kernel_text(POWER_ON_SCRATCHPAD)
         if Fault.BUS_OPEN in faults:
             return kernel_text(b"\xff" * 9)
@@ -203,14 +209,10 @@ class W1Emulator:
         if Fault.STUCK not in faults:
             self._last = scratchpad_for(self._temperature(), self.resolution_bits)
         scratchpad = self._last
-        if Fault.CRC in faults:
+        if Fault.BAD_CHECKSUM in faults:
             scratchpad = bytes([scratchpad[0] ^ 0x01]) + scratchpad[1:]
         text = kernel_text(scratchpad)
         return text[: len(text) // 4] if Fault.GARBAGE in faults else text
 
     def _temperature(self) -> float:
-        celsius = self.true_temp_c()
-        if Fault.DRIFT in self._faults:
-            days = (self._clock.monotonic() - self._drift_since) / 86400.0
-            celsius += self.drift_c_per_day * days
-        return celsius
+        return self.true_temp_c() + self.faults.drift()

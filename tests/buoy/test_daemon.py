@@ -14,6 +14,7 @@ import pytest
 from buoy.config import BuoyConfig, load_buoy_config
 from buoy.daemon import OUTBOX_FILE, BuoyDaemon, SensorSetupError, run
 from nemopi import wire
+from nemopi.configfile import ConfigError
 from nemopi.sensor_status import SensorStatus
 from nemopi.topics import Channel, Topics
 from nemopi.wire import Status
@@ -97,18 +98,19 @@ def test_rows_the_broker_acked_but_the_ingest_never_stored_are_sent_again(
     assert all(b.samples[0].seq == 1 for b in ingest.batches)
 
 
-def test_run_refuses_hardware_sensors_with_a_clear_error(tmp_path: Path) -> None:
+def test_run_on_hardware_without_an_i2c_bus_names_the_setting(tmp_path: Path) -> None:
     path = write_config(tmp_path / "buoy.toml", 1883, tmp_path / "data")
-    with pytest.raises(SensorSetupError, match="hardware sensor configuration not yet supported"):
+    with path.open("a", encoding="utf-8") as f:
+        f.write("\n[hardware]\ni2c_bus = 9\n")  # no /dev/i2c-9 on a test machine
+    with pytest.raises(ConfigError, match=r"hardware\.i2c_bus"):
         run(path, simulate=False)
 
 
-def test_run_without_the_simulation_fails_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "sensors.simulation.assemble", None)  # not importable
+def test_run_refuses_a_simulation_whose_clock_does_not_run(tmp_path: Path) -> None:
     path = write_config(tmp_path / "buoy.toml", 1883, tmp_path / "data")
-    with pytest.raises(SensorSetupError, match="simulated sensors are not available"):
+    with path.open("a", encoding="utf-8") as f:
+        f.write("\n[simulation]\nspeedup = 0.0\n")
+    with pytest.raises(SensorSetupError, match=r"simulation\.speedup"):
         run(path, simulate=True)
 
 

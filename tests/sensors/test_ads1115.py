@@ -20,8 +20,9 @@ from sensors.ads1115 import (
     single_shot_word,
 )
 from sensors.clock import SimulatedClock
-from sensors.emulators.ads1115 import SLOW_FACTOR, Ads1115Emulator, Fault
+from sensors.emulators.ads1115 import SLOW_FACTOR, Ads1115Emulator
 from sensors.emulators.fake_smbus import FakeSMBus
+from sensors.emulators.faults import Fault
 from sensors.errors import SensorError
 
 ADDRESS = 0x48
@@ -216,14 +217,14 @@ def test_closed_bus_is_a_programming_error_not_a_device_fault(adc: Ads1115) -> N
 def test_drift_moves_the_input_at_the_injected_rate(
     adc: Ads1115, chip: Ads1115Emulator, clock: SimulatedClock
 ) -> None:
-    chip.inject(Fault.DRIFT, rate=-0.001)
+    chip.inject(Fault.DRIFT, amount=-3.6)  # V/h: -0.1 V in 100 s
     clock.advance(100.0)
     assert adc.read(Mux.AIN0, Pga.FSR_4_096V, DataRate.SPS_128) == pytest.approx(0.9, abs=2e-4)
 
 
-def test_only_drift_takes_a_rate(chip: Ads1115Emulator) -> None:
-    with pytest.raises(ValueError, match="NACK takes no rate"):
-        chip.inject(Fault.NACK, rate=1.0)
+def test_only_drift_takes_an_amount(chip: Ads1115Emulator) -> None:
+    with pytest.raises(ValueError, match="NACK takes no amount"):
+        chip.inject(Fault.NACK, amount=1.0)
 
 
 def test_emulator_converts_continuously_in_continuous_mode(

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
 from sensors.ds18b20 import DS18B20, dallas_crc8, find_devices, parse_w1_slave
+from sensors.emulators.faults import Fault
 from sensors.emulators.w1_sysfs import (
     POWER_ON_SCRATCHPAD,
-    Fault,
     W1Emulator,
     kernel_text,
     scratchpad_for,
@@ -168,12 +168,12 @@ def test_find_devices_lists_the_emulated_sensor(emulator: W1Emulator) -> None:
 @pytest.mark.parametrize(
     ("fault", "status"),
     [
-        (Fault.POWER_ON, SensorStatus.POWER_ON_VALUE),
-        (Fault.CRC, SensorStatus.CHECKSUM),
+        (Fault.BROWNOUT, SensorStatus.POWER_ON_VALUE),
+        (Fault.BAD_CHECKSUM, SensorStatus.CHECKSUM),
         (Fault.BUS_OPEN, SensorStatus.GARBAGE),
         (Fault.NOT_READY, SensorStatus.GARBAGE),
         (Fault.GARBAGE, SensorStatus.GARBAGE),
-        (Fault.VANISH, SensorStatus.UNREACHABLE),
+        (Fault.NACK, SensorStatus.UNREACHABLE),
     ],
 )
 def test_injected_fault_gives_its_status_without_a_value_then_recovers(
@@ -221,8 +221,7 @@ def test_an_unchanging_scratchpad_becomes_stuck_after_the_limit(
 def test_drift_passes_through_as_a_plausible_value(
     sensor: DS18B20, emulator: W1Emulator, clock: SimulatedClock
 ) -> None:
-    emulator.drift_c_per_day = 0.5
-    emulator.inject(Fault.DRIFT)
+    emulator.inject(Fault.DRIFT, amount=0.5 / 24)  # 0.5 degC a day
     clock.advance(2 * 86400.0)
     value, status = only(sensor)
     assert status is SensorStatus.OK
@@ -249,7 +248,7 @@ def test_faults_are_logged_once_per_change(
     sensor: DS18B20, emulator: W1Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="sensors.ds18b20")
-    emulator.inject(Fault.CRC)
+    emulator.inject(Fault.BAD_CHECKSUM)
     for _ in range(3):
         sensor.read()
     emulator.clear_faults()

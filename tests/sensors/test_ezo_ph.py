@@ -369,9 +369,20 @@ def test_faults_are_logged_once_per_change(
     ]
 
 
+def test_a_closed_bus_is_a_programming_error_not_a_device_fault(
+    chip: EzoPhEmulator, clock: SimulatedClock
+) -> None:
+    bus = FakeSMBus({ADDRESS: chip})
+    probe = EzoPh(bus, clock, power=long_powered(clock))
+    bus.close()
+    with pytest.raises(OSError) as raised:
+        probe.read()
+    assert not isinstance(raised.value, SensorError)
+
+
 def test_the_emulator_refuses_faults_the_part_cannot_show(chip: EzoPhEmulator) -> None:
-    with pytest.raises(ValueError, match="BAD_CRC"):
-        chip.inject(Fault.BAD_CRC)
+    with pytest.raises(ValueError, match="BAD_CHECKSUM"):
+        chip.inject(Fault.BAD_CHECKSUM)
 
 
 # -- lifecycle ---------------------------------------------------------------------------------

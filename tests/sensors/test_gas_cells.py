@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
-from sensors.emulators.ads1115 import Ads1115Emulator, Fault
+from sensors.emulators.ads1115 import Ads1115Emulator
 from sensors.emulators.fake_smbus import FakeSMBus
+from sensors.emulators.faults import Fault
 from sensors.gas_cells import CellCalibration, CellType, GasCell, GasCells, corrected_we_mv
+from sensors.power_switch import SensorPower
 from sensors.reading import Reading
 
 ADDRESS = 0x49
@@ -58,14 +63,20 @@ def chip(clock: SimulatedClock, air: dict[str, float | None]) -> Ads1115Emulator
 
 
 def make_cells(
-    chip: Ads1115Emulator, clock: SimulatedClock, air: dict[str, float | None], warm: bool = True
+    chip: Ads1115Emulator,
+    clock: SimulatedClock,
+    air: dict[str, float | None],
+    warm: bool = True,
+    power: SensorPower | None = None,
 ) -> GasCells:
+    """Cells on ``power``, or without a switch on a rail powered one warm-up ago (``warm``)."""
     return GasCells(
         FakeSMBus({ADDRESS: chip}),
         [GasCell(CellType.NO2_B43F, 0, 1, NO2_SHEET), GasCell(CellType.NO_B4, 2, 3, NO_SHEET)],
         lambda: air["temperature"],
         clock=clock,
-        powered_at=clock.monotonic() - (GasCells.warmup_s if warm else 0.0),
+        powered_at=None if power else clock.monotonic() - (GasCells.warmup_s if warm else 0.0),
+        power=power,
     )
 
 
@@ -158,6 +169,37 @@ def test_readings_say_warming_up_for_the_first_hour(
     assert {r.status for r in cells.read()} == {SensorStatus.WARMING_UP}
     clock.advance(2)
     assert {r.status for r in cells.read()} == {SensorStatus.OK}
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    factory.close()
+
+
+def test_switched_cells_are_asleep_off_the_bus_and_warming_up_after_on(
+    chip: Ads1115Emulator,
+    clock: SimulatedClock,
+    air: dict[str, float | None],
+    factory: MockFactory,
+) -> None:
+    power = SensorPower(23, GasCells.warmup_s, clock, pin_factory=factory)
+    with power, make_cells(chip, clock, air, power=power) as cells:
+        assert cells.read() == [
+            Reading("no2", None, SensorStatus.ASLEEP),
+            Reading("no", None, SensorStatus.ASLEEP),
+        ]
+        assert chip.writes == []
+        with pytest.raises(RuntimeError, match="switched off"):
+            cells.calibrate_zero("no2")
+        power.on()
+        readings = by_quantity(cells.read())
+        assert {r.status for r in readings.values()} == {SensorStatus.WARMING_UP}
+        assert readings["no2"].value == pytest.approx(100.0, abs=PPB_TOLERANCE)
+        clock.advance(GasCells.warmup_s)
+        assert {r.status for r in cells.read()} == {SensorStatus.OK}
 
 
 def test_small_negative_concentration_is_clamped_to_zero(

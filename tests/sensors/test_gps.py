@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
-from sensors.emulators.nmea_gps import Fault, NmeaGpsEmulator, epoch_bodies, nmea_angle
+from sensors.emulators.faults import Fault
+from sensors.emulators.nmea_gps import NmeaGpsEmulator, epoch_bodies, nmea_angle
 from sensors.errors import ChecksumError, GarbageResponse
 from sensors.gps import GpsReceiver
 from sensors.nmea import Gga, Rmc, checksum, parse_line, sentence

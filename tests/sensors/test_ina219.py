@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
 from sensors.emulators.fake_smbus import FakeSMBus
-from sensors.emulators.ina219 import Fault, Ina219Emulator
+from sensors.emulators.faults import Fault
+from sensors.emulators.ina219 import Ina219Emulator
 from sensors.ina219 import (
     CONFIG_POR,
     REG_CURRENT,
@@ -22,6 +25,7 @@ from sensors.ina219 import (
     calibration_for,
     current_lsb_for,
 )
+from sensors.power_switch import SensorPower
 from sensors.reading import Reading
 
 # The datasheet's worked example: 0.1 ohm, 3.2 A -> Current_LSB 100 µA, Cal 4096, ±320 mV.
@@ -289,11 +293,41 @@ def test_registers_that_disagree_are_garbage(clock: SimulatedClock) -> None:
 def test_shunt_drift_passes_as_a_plausible_value(
     monitor: PowerMonitor, battery_chip: Ina219Emulator, clock: SimulatedClock
 ) -> None:
-    battery_chip.inject(Fault.DRIFT, rate=1e-4)
+    battery_chip.inject(Fault.DRIFT, amount=0.36)  # A/h: +0.1 A in 1000 s
     clock.advance(1000.0)
     reading = by_quantity(monitor.read())["battery_current"]
     assert reading.status is SensorStatus.OK  # a drifting offset is invisible on the bus
     assert reading.value == pytest.approx(1.6, abs=2e-4)
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    factory.close()
+
+
+def test_switched_monitors_are_asleep_off_the_bus_and_warming_up_after_on(
+    bus: FakeSMBus,
+    battery_chip: Ina219Emulator,
+    clock: SimulatedClock,
+    factory: MockFactory,
+) -> None:
+    power = SensorPower(24, 0.5, clock, pin_factory=factory)  # the switch's own settling time
+    with power, PowerMonitor(bus, battery=BATTERY, solar=SOLAR, clock=clock, power=power) as pm:
+        assert {r.status for r in pm.read()} == {SensorStatus.ASLEEP}
+        assert battery_chip.writes == []
+        power.on()
+        readings = by_quantity(pm.read())
+        assert {r.status for r in readings.values()} == {SensorStatus.WARMING_UP}
+        assert readings["battery_voltage"].value == pytest.approx(12.8)
+        clock.advance(0.5)
+        assert {r.status for r in pm.read()} == {SensorStatus.OK}
+
+
+def test_the_monitors_stay_on_the_permanent_rail_by_default(monitor: PowerMonitor) -> None:
+    assert {r.status for r in monitor.read()} == {SensorStatus.OK}
 
 
 def test_without_a_solar_chip_solar_power_is_not_reported(

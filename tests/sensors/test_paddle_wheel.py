@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
-from sensors.emulators.paddle_wheel import Fault, PaddleWheelEmulator
+from sensors.emulators.faults import Fault
+from sensors.emulators.paddle_wheel import PaddleWheelEmulator
 from sensors.paddle_wheel import CalibrationTable, PaddleWheel
 from sensors.power_switch import SensorPower
 
@@ -145,8 +146,7 @@ def test_plausible_bounce_or_dropped_pulses_cannot_be_detected(
 def test_a_slowly_fouling_wheel_drifts_low(
     wheel: PaddleWheel, water: PaddleWheelEmulator, clock: SimulatedClock
 ) -> None:
-    water.drift_per_day = 0.1
-    water.inject(Fault.DRIFT)
+    water.inject(Fault.DRIFT, amount=0.1 / 24)  # a tenth of the speed a day
     clock.advance(2 * 86400.0)
     water.advance(wheel.window_s)
     assert only(wheel) == (pytest.approx(0.4, abs=0.01), SensorStatus.OK)

@@ -117,6 +117,19 @@ def test_a_switch_warm_sooner_than_its_sensor_is_refused(power: SensorPower) -> 
     assert power_for(SimulatedClock(0.0), 5.0, power) is power
 
 
+def test_the_rail_may_have_come_on_before_the_driver_was_built() -> None:
+    clock = SimulatedClock(0.0)
+    clock.advance(10.0)
+    assert power_for(clock, 3.0, None, since=8.0).ready_at == 11.0
+
+
+def test_a_switch_and_a_rail_time_together_are_refused(
+    power: SensorPower, clock: SimulatedClock
+) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        power_for(clock, 5.0, power, since=0.0)
+
+
 def test_negative_warm_up_is_refused(factory: MockFactory) -> None:
     with pytest.raises(ValueError):
         SensorPower(PIN, -1.0, pin_factory=factory)

@@ -269,7 +269,7 @@ def test_a_vanished_part_is_unreachable_at_once_and_comes_back(
 
 def test_a_wrong_crc_gives_checksum(sensor: Scd4x, chip: Scd4xEmulator) -> None:
     sensor.read()
-    chip.inject(Fault.BAD_CRC)
+    chip.inject(Fault.BAD_CHECKSUM)
     assert only(sensor.read()) == Reading("xco2_equilibrated", None, SensorStatus.CHECKSUM)
 
 

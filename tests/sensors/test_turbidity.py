@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
-from sensors.emulators.ads1115 import Ads1115Emulator, Fault
+from sensors.emulators.ads1115 import Ads1115Emulator
 from sensors.emulators.fake_smbus import FakeSMBus
+from sensors.emulators.faults import Fault
 from sensors.errors import OutOfRange, SensorError
+from sensors.power_switch import SensorPower
 from sensors.reading import Reading
 from sensors.turbidity import TurbidityCalibration, TurbidityProbe, ntu_from_volts
 
@@ -36,14 +40,19 @@ def chip(clock: SimulatedClock, water: dict[str, float]) -> Ads1115Emulator:
 
 
 def make_probe(
-    chip: Ads1115Emulator, clock: SimulatedClock, calibration: TurbidityCalibration | None = None
+    chip: Ads1115Emulator,
+    clock: SimulatedClock,
+    calibration: TurbidityCalibration | None = None,
+    power: SensorPower | None = None,
 ) -> TurbidityProbe:
+    """A probe on ``power``, or without a switch on a rail powered one warm-up ago."""
     return TurbidityProbe(
         FakeSMBus({ADDRESS: chip}),
         divider_ratio=DIVIDER,
         calibration=calibration,
         clock=clock,
-        powered_at=clock.monotonic() - TurbidityProbe.warmup_s,
+        powered_at=None if power else clock.monotonic() - TurbidityProbe.warmup_s,
+        power=power,
     )
 
 
@@ -118,6 +127,29 @@ def test_reading_says_warming_up_until_warmup_has_passed(
     assert only(probe.read()).status is SensorStatus.OK
 
 
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    factory.close()
+
+
+def test_switched_probe_is_asleep_off_the_bus_and_warming_up_after_on(
+    chip: Ads1115Emulator, clock: SimulatedClock, factory: MockFactory
+) -> None:
+    power = SensorPower(22, TurbidityProbe.warmup_s, clock, pin_factory=factory)
+    with power, make_probe(chip, clock, TurbidityCalibration(4.2, clock.utc()), power) as probe:
+        assert only(probe.read()) == Reading("turbidity", None, SensorStatus.ASLEEP)
+        assert chip.writes == []
+        power.on()
+        assert only(probe.read()) == Reading("turbidity", 0.0, SensorStatus.WARMING_UP)
+        clock.advance(TurbidityProbe.warmup_s)
+        assert only(probe.read()) == Reading("turbidity", 0.0, SensorStatus.OK)
+        power.off()
+        assert only(probe.read()) == Reading("turbidity", None, SensorStatus.ASLEEP)
+
+
 def test_uncalibrated_probe_says_not_calibrated_with_the_vendor_curve_value(
     chip: Ads1115Emulator, clock: SimulatedClock, water: dict[str, float]
 ) -> None:
@@ -175,7 +207,7 @@ def test_calibration_fails_loudly_when_a_sample_fails(
 def test_fouling_drift_is_removed_by_recalibrating(
     probe: TurbidityProbe, chip: Ads1115Emulator, clock: SimulatedClock
 ) -> None:
-    chip.inject(Fault.DRIFT, rate=-1e-6)  # ADC volts per second: -0.17 V at the probe in a day
+    chip.inject(Fault.DRIFT, amount=-3.6e-3)  # ADC volts per hour: -0.17 V at the probe in a day
     clock.advance(86_400)
     drifted = only(probe.read())
     assert drifted.status is SensorStatus.OK
