@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nemopi.configfile import in_range, setting
+from nemopi.configfile import ConfigError, in_range, setting
 from nemopi.topics import PREFIX_RE
 
 
@@ -27,8 +27,20 @@ class MqttSettings:
     ca_file: Path | None = setting(None, doc="CA certificate; when set, connect with TLS.")
     keepalive_s: int = setting(60, doc="MQTT keepalive in seconds.", check=in_range(5, 3600))
 
+    def __post_init__(self) -> None:
+        if self.password_file is not None and not self.username:
+            raise ValueError("mqtt.password_file is set but mqtt.username is empty")
+
     def password(self) -> str | None:
-        """The password read from ``password_file`` (stripped), or None without one."""
+        """The password read from ``password_file`` (stripped), or None without one.
+
+        An unreadable file is a configuration problem: ``ConfigError`` names the setting.
+        """
         if self.password_file is None:
             return None
-        return self.password_file.read_text(encoding="utf-8").strip()
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                str(self.password_file), "mqtt.password_file", f"cannot be read ({exc})"
+            ) from None

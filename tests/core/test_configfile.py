@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nemopi.broker_settings import MqttSettings
 from nemopi.configfile import ConfigError, documented_keys, in_range, load, setting
 
 
@@ -170,3 +171,16 @@ def test_documented_keys_lists_every_leaf_setting_with_its_doc() -> None:
         "offsets": "Per-quantity offsets.",
         "window": "Hours of the day to sample.",
     }
+
+
+def test_a_password_file_without_a_user_name_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "mqtt.toml"
+    config.write_text('password_file = "/etc/nemopi/secret"\n')
+    with pytest.raises(ConfigError, match=r"mqtt\.username is empty"):
+        load(config, MqttSettings)
+
+
+def test_an_unreadable_password_file_names_the_setting(tmp_path: Path) -> None:
+    settings = MqttSettings(username="reef-a", password_file=tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"mqtt\.password_file: cannot be read"):
+        settings.password()
