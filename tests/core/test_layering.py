@@ -5,6 +5,7 @@
 - ``dashboard`` imports the shared core (``nemopi``) and nothing of ``buoy`` or ``sensors``.
 - the pure contracts in ``nemopi`` import no I/O framework (paho, Flask, SQLAlchemy) and none
   of the three packages; only the CLI and the demo tie the processes together.
+- the dashboard's decisions (dive verdict, heat stress) are pure as well.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def test_core_contracts_are_pure() -> None:
         and imported_roots(path) & (IO_FRAMEWORKS | set(FORBIDDEN))
     }
     assert not offenders
+
+
+PURE_DECISIONS = ("dashboard/verdict.py", "dashboard/verdict_rules.py", "dashboard/heat_stress.py")
+
+
+@pytest.mark.parametrize("module", PURE_DECISIONS)
+def test_decision_modules_are_pure(module: str) -> None:
+    assert not imported_roots(ROOT / module) & (IO_FRAMEWORKS | {"buoy", "sensors"})
 
 
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
