@@ -29,8 +29,18 @@ Assumptions (⚠, not confirmed from a datasheet):
 - Firmware that does not know ``RT,n`` answers code 2; the driver then sends ``T,n`` before
   each ``R`` instead.
 - ``warmup_s`` (1 s) covers the circuit's boot; a wetted glass electrode needs no warm-up.
-- STUCK: ``stuck_repeats`` identical answers in a row (default 10) is more than a live glass
-  electrode at 0.001 pH resolution gives.
+- STUCK: the same answer, byte for byte, for longer than ``stuck_after_s`` of clock time
+  (default 2 h; ``math.inf`` disables). Clock time, not a count of answers, so the verdict
+  does not depend on the sampling interval: ten identical answers are 10 minutes at the
+  buoy's 60 s default but 30 s on a bench sampling every 3 s, where a calm reef moves less
+  than the 0.001 pH resolution [A3]. Why 2 h: a live electrode's last digit flickers (0.001
+  pH is 0.059 mV at 25 °C, about the 50 µV noise even an electrometer amplifier shows on a
+  glass electrode, whose membrane is a 10-1000 MΩ source that picks up more in the field),
+  and even the noiseless truth leaves one 0.001 step within ~1.5 h: a reef's diel swing of
+  0.1 pH (a sine of 0.05 amplitude over 24 h) stays within 0.001 of its turning point for
+  (86400 s / π)·√(0.002 / 0.05) ≈ 1.5 h. A frozen circuit or a dead electrode is still caught
+  within a sampling day. The rule needs several reads per ``stuck_after_s``: two answers
+  ``stuck_after_s`` apart match by chance one time in a few.
 - A reading from a circuit with no calibration point is reported NOT_CALIBRATED, with value.
 
 Temperature compensation: ``set_compensation_temperature(celsius)`` hands the driver the
@@ -50,7 +60,7 @@ from enum import IntEnum
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import Clock, SystemClock
 from sensors.errors import DeviceTimeout, GarbageResponse, SensorError
-from sensors.i2c_sensor import Deadline, I2CBus, I2CSensor, RepeatCounter, checked
+from sensors.i2c_sensor import Deadline, I2CBus, I2CSensor, checked
 from sensors.power_switch import PowerState
 from sensors.reading import Reading
 
@@ -60,6 +70,7 @@ ADDRESS = 0x63
 READ_LENGTH = 31  # what Atlas's Pi code reads [A10]
 READ_S = 0.9  # R, RT,n and the three calibration points
 COMMAND_S = 0.3  # every other command
+STUCK_AFTER_S = 2 * 3600.0  # see "STUCK" in the module docstring
 PRINTABLE = frozenset(string.printable.encode("ascii")) - frozenset(b"\t\n\r\x0b\x0c")
 
 
@@ -177,7 +188,7 @@ class EzoPh(I2CSensor):
         name: str = "ezo_ph",
         grace_s: float = 0.6,
         poll_s: float = 0.1,
-        stuck_repeats: int = 10,
+        stuck_after_s: float = STUCK_AFTER_S,
         power: PowerState | None = None,
     ) -> None:
         super().__init__(
@@ -190,11 +201,13 @@ class EzoPh(I2CSensor):
             logger=logger,
         )
         self.grace_s = grace_s
-        self.stuck_repeats = stuck_repeats
+        if not stuck_after_s > 0:
+            raise ValueError(f"stuck_after_s must be positive: {stuck_after_s}")
+        self.stuck_after_s = stuck_after_s
         self._compensation_c: float | None = None
         self._rt_supported = True
         self._calibration_points: int | None = None
-        self._repeats = RepeatCounter()
+        self._same_since: tuple[str, float] | None = None  # an answer, when it was first seen
 
     # -- measurement -----------------------------------------------------------------------
 
@@ -212,9 +225,16 @@ class EzoPh(I2CSensor):
         status = SensorStatus.OK
         if self._calibration_points == 0:
             status = SensorStatus.NOT_CALIBRATED
-        if self._repeats.see(text.encode("ascii")) >= self.stuck_repeats:
+        if self._unchanged_s(text) > self.stuck_after_s:
             status = SensorStatus.STUCK
         return [Reading("ph", value, status)]
+
+    def _unchanged_s(self, text: str) -> float:
+        """For how long, in clock time, the circuit has given ``text`` and nothing else."""
+        now = self._clock.monotonic()
+        if self._same_since is None or self._same_since[0] != text:
+            self._same_since = (text, now)
+        return now - self._same_since[1]
 
     def _reading_text(self) -> str:
         celsius = self._compensation_c

@@ -10,17 +10,21 @@ Facts relied on (SENSORS.md §5.1, [T1] [T2] [T3]):
   water as turbidity rises; it never exceeds 4.5 V in analog mode. A reading stuck near 5 V
   means the switch is on "D" (digital threshold): reported OUT_OF_RANGE, no value.
 - Vendor curve for a 5 V supply: NTU = -1120.4 V² + 5742.3 V - 4352.9, valid only for
-  2.5 V <= V <= 4.2 V (about 3000 NTU at 2.5 V, 0 at 4.2 V). Above 4.2 V the curve goes
-  negative; the vendor clamps to 0 and so does this driver. Below 2.5 V the curve turns back
-  down, so a darker reading cannot be told apart: OUT_OF_RANGE, no value.
+  2.5 V <= V <= 4.2 V (about 3000 NTU at 2.5 V, "0 at 4.2 V"). The rounded 4.2 V is not the
+  curve's zero: the curve gives 0.904 NTU there and crosses zero at 4.20025 V, so
+  ``CURVE_ZERO_V`` is computed from the coefficients (the falling branch's root) rather than
+  written down; otherwise readings would jump from 0 to 0.9 NTU at 4.2 V and a clear-water
+  calibration would leave every reading 0.9 NTU high. Above the zero the curve goes negative;
+  the vendor clamps to 0 and so does this driver. Below 2.5 V the curve turns back down
+  (its peak is at 2.563 V), so a darker reading cannot be told apart: OUT_OF_RANGE, no value.
 - The ADS1115 runs at 3.3 V and its inputs must stay below VDD + 0.3 V, so the probe output
   reaches the ADC through a resistive divider; ``divider_ratio`` is probe volts per ADC volt
   (2.0 for two equal resistors, the default ⚠ wiring assumption). The ADC reads it single-ended
   at ±4.096 V full scale, 128 SPS (config 0xC383 on AIN0).
 
-Calibration (the part's only one): in clear water the probe should read the curve's 0 NTU
-voltage, but probes and supplies differ. ``calibrate_clear_water()`` measures the clear-water
-voltage and shifts every later reading by the difference, so clear water reads 0 NTU. Without
+Calibration (the part's only one): in clear water the probe should read ``CURVE_ZERO_V``, but
+probes and supplies differ. ``calibrate_clear_water()`` measures the clear-water voltage and
+shifts every later reading by the difference, so clear water reads exactly 0 NTU. Without
 one the vendor curve applies unshifted and the reading says NOT_CALIBRATED. A shift larger than
 ``MAX_OFFSET_V`` (⚠ 0.5 V, chosen here) means the water was not clear or the probe is faulty,
 and is refused. Proper formazin calibration is out of scope [T1].
@@ -35,6 +39,7 @@ filter; ⚠ ``warmup_s`` = 2 s. During it the probe is read and its value report
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from nemopi.sensor_status import SensorStatus
@@ -50,23 +55,45 @@ log = logging.getLogger(__name__)
 
 CURVE = (-1120.4, 5742.3, -4352.9)  # a, b, c of a V² + b V + c
 CURVE_MIN_V = 2.5
-CURVE_ZERO_V = 4.2
 ANALOG_MAX_V = 4.5
 MAX_OFFSET_V = 0.5
 PGA = Pga.FSR_4_096V
 RATE = DataRate.SPS_128
 
 
+def curve_ntu(volts: float) -> float:
+    """The vendor polynomial at ``volts``, as it stands: no window, no clamp."""
+    a, b, c = CURVE
+    return (a * volts + b) * volts + c
+
+
+def curve_volts(ntu: float) -> float:
+    """The voltage at which the vendor curve gives ``ntu``, on its falling (valid) branch.
+
+    The larger root of a V² + b V + c - ntu = 0 (a < 0). Above the curve's peak, about 3005 NTU
+    at 2.563 V, no voltage gives ``ntu``: the peak's voltage, the darkest the curve can show,
+    is returned.
+    """
+    a, b, c = CURVE
+    return (-b - math.sqrt(max(0.0, b * b - 4 * a * (c - ntu)))) / (2 * a)
+
+
+CURVE_ZERO_V = curve_volts(0.0)  # 4.20025 V: clear water on the vendor curve
+
+
 def ntu_from_volts(volts: float) -> float:
-    """The vendor curve over its valid window; raises ``OutOfRange`` outside what it can tell."""
+    """The vendor curve over its valid window; raises ``OutOfRange`` outside what it can tell.
+
+    At and above ``CURVE_ZERO_V`` the answer is exactly 0: the polynomial there is negative, or
+    at the root a rounding residue (about 1e-12 NTU) that clear water must not show.
+    """
     if volts > ANALOG_MAX_V:
         raise OutOfRange(f"probe output {volts:.3f} V is above the analog range (switch on D?)")
     if volts < CURVE_MIN_V:
         raise OutOfRange(f"probe output {volts:.3f} V is below the curve's {CURVE_MIN_V} V")
     if volts >= CURVE_ZERO_V:
         return 0.0
-    a, b, c = CURVE
-    return max(0.0, a * volts * volts + b * volts + c)
+    return max(0.0, curve_ntu(volts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +179,7 @@ class TurbidityProbe:
         if abs(calibration.offset_v) > MAX_OFFSET_V:
             raise OutOfRange(
                 f"clear water reads {clear_water_v:.3f} V, more than {MAX_OFFSET_V} V "
-                f"from the curve's {CURVE_ZERO_V} V zero"
+                f"from the curve's {CURVE_ZERO_V:.4f} V zero"
             )
         self.calibration = calibration
         log.info("%s: clear-water calibration %.4f V", self.name, clear_water_v)

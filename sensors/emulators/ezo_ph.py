@@ -17,6 +17,15 @@ The circuit turns E back into pH with its calibration points and its compensatio
 calibration removes the offset, low and high points correct the acid and base slopes, and a
 wrong compensation temperature shows as a slope error.
 
+Noise: a real electrode's potential is never still. The glass membrane is a 10-1000 MΩ source
+(Hamilton, "measurement of potential difference"), so thermal noise and pickup reach the
+circuit; an electrometer amplifier on a glass electrode still shows about 50 µV of noise
+(Transient Response of the Glass Electrode to pH Step Variations). One 0.001 pH step of the
+EZO's output is 0.059 mV at 25 °C, so the last digit of a live probe flickers. ``noise_mv`` is
+the RMS of white Gaussian noise added to E at every measurement, drawn from a generator seeded
+with ``noise_seed`` so a run repeats exactly; 0 (the default) gives the noiseless electrode the
+byte-exact tests rely on.
+
 Assumptions (⚠): a command wakes a sleeping circuit and is then carried out; ``Cal,low`` or
 ``Cal,high`` before ``Cal,mid`` is a syntax error; the payload is not clamped to 0–14 (as with
 ``pHext,1``); ``Status`` answers restart reason P and 3.30 V after power-on.
@@ -29,6 +38,7 @@ of electrode drift, default 1) and MSB_SET (bit 7 set on every payload byte, the
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,7 +90,11 @@ class EzoPhEmulator(FaultInjection):
         probe_slope: float = 1.0,
         firmware: str = "2.16",
         rt_supported: bool = True,
+        noise_mv: float = 0.0,
+        noise_seed: int = 0,
     ) -> None:
+        if noise_mv < 0:
+            raise ValueError(f"noise_mv is an RMS and cannot be negative: {noise_mv}")
         self.clock = clock
         self.faults = FaultSet(
             clock, "EZO-pH", self.SUPPORTED_FAULTS, {Fault.SLOW: SLOW_S, Fault.DRIFT: 1.0}
@@ -89,6 +103,8 @@ class EzoPhEmulator(FaultInjection):
         self.water_temperature_c = water_temperature_c
         self.probe_offset_mv = probe_offset_mv
         self.probe_slope = probe_slope
+        self.noise_mv = noise_mv
+        self._noise = random.Random(noise_seed)
         self.firmware = firmware
         self.rt_supported = rt_supported
         self.calibration = _CalibrationPoints()  # kept in the circuit's EEPROM
@@ -175,8 +191,10 @@ class EzoPhEmulator(FaultInjection):
     # -- physics ---------------------------------------------------------------------------
 
     def electrode_mv(self) -> float:
+        """E as the circuit measures it now, noise included: each call is one measurement."""
         slope = self.probe_slope * nernst_mv(self.water_temperature_c())
-        return self.probe_offset_mv + self.faults.drift() + slope * (7.0 - self.true_ph())
+        ideal = self.probe_offset_mv + self.faults.drift() + slope * (7.0 - self.true_ph())
+        return ideal + self._noise.gauss(0.0, self.noise_mv)
 
     def _circuit_ph(self, mv: float) -> float:
         cal = self.calibration

@@ -43,11 +43,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -79,7 +79,7 @@ from sensors.reading import Reading, Sensor
 from sensors.scd4x import ADDRESS as SCD4X_ADDRESS
 from sensors.scd4x import Scd4x
 from sensors.simulation import Reef, ReefState, SimulationSettings
-from sensors.turbidity import CURVE, TurbidityProbe
+from sensors.turbidity import TurbidityCalibration, TurbidityProbe, curve_volts
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ PANEL_DROP_V = 0.4
 EQUILIBRATOR_RH = 95.0
 ELECTRODE_OFFSET_MV = 6.0  # an electrode a year old: offset and slope that calibration removes
 ELECTRODE_SLOPE = 0.97
+ELECTRODE_NOISE_MV = 0.05  # RMS: the flicker of a live glass electrode
 PH_BUFFERS = (7.0, 4.0, 10.0)  # mid first: it clears the other points
 
 TURBIDITY_CHANNEL = 0
@@ -286,27 +287,37 @@ class SimulatedInstruments:
 
 
 def build_simulated_sensors(
-    settings: SimulationSettings, clock: SimulatedClock, workdir: Path
+    settings: SimulationSettings,
+    clock: SimulatedClock,
+    workdir: Path,
+    *,
+    turbidity_calibration: TurbidityCalibration | None = None,
+    gas_calibrations: Mapping[str, CellCalibration] | None = None,
 ) -> SimulatedInstruments:
     """The whole instrument set of one buoy on the reef of ``settings``, reading ``clock``.
 
     The reef's history starts at ``clock.utc()``; the w1 tree lives in ``workdir / "w1"``
-    (a tree left there by a killed run is replaced).
+    (a tree left there by a killed run is replaced). ``turbidity_calibration`` and
+    ``gas_calibrations`` (by quantity, instead of the sheet in ``GAS_CELLS``) are stored field
+    calibrations; given a turbidity calibration, the probe is not calibrated again. The
+    emulated pH circuit keeps no EEPROM from one run to the next, so it is always installed.
     """
     drivers, devices = ExitStack(), ExitStack()
     try:
-        return _Assembly(settings, clock, workdir, drivers, devices).build()
+        return _Assembly(
+            settings, clock, workdir, drivers, devices, turbidity_calibration, gas_calibrations
+        ).build()
     except BaseException:
         _close(drivers, devices)
         raise
 
 
 def probe_volts_for(ntu: float) -> float:
-    """The SEN0189 output for ``ntu`` on the vendor curve (its falling branch, clamped to it)."""
-    a, b, c = CURVE
-    peak_v = -b / (2 * a)
-    ntu = min(max(ntu, 0.0), a * peak_v * peak_v + b * peak_v + c)
-    return (-b - math.sqrt(max(0.0, b * b - 4 * a * (c - ntu)))) / (2 * a)
+    """The SEN0189 output for ``ntu``: the driver's own curve inverted, clear water below 0 NTU.
+
+    ``curve_volts`` saturates at the curve's peak, as the probe's output does in dark water.
+    """
+    return curve_volts(max(ntu, 0.0))
 
 
 def isb_volts(cell: GasCell, state: ReefState, working: bool) -> float:
@@ -345,8 +356,12 @@ class _Assembly:
         workdir: Path,
         drivers: ExitStack,
         devices: ExitStack,
+        turbidity_calibration: TurbidityCalibration | None,
+        gas_calibrations: Mapping[str, CellCalibration] | None,
     ) -> None:
         self.settings = settings
+        self.turbidity_calibration = turbidity_calibration
+        self.gas_calibrations = dict(gas_calibrations or {})
         self.clock = clock
         self.workdir = workdir
         self.drivers = drivers
@@ -448,6 +463,8 @@ class _Assembly:
             self.truth("water_temperature"),
             probe_offset_mv=ELECTRODE_OFFSET_MV,
             probe_slope=ELECTRODE_SLOPE,
+            noise_mv=ELECTRODE_NOISE_MV,
+            noise_seed=self.settings.seed,
         )
         bus.attach(EZO_ADDRESS, emulator)
         self._emulator("ezo_ph", emulator)
@@ -492,11 +509,13 @@ class _Assembly:
                 address=TURBIDITY_ADC_ADDRESS,
                 channel=TURBIDITY_CHANNEL,
                 divider_ratio=TURBIDITY_DIVIDER,
+                calibration=self.turbidity_calibration,
                 clock=self.clock,
             )
         )
-        with water.standard(0.0):  # installation: the probe in clear water
-            probe.calibrate_clear_water()
+        if probe.calibration is None:
+            with water.standard(0.0):  # installation: the probe in clear water
+                probe.calibrate_clear_water()
         return probe
 
     def _gas_cells(self, bus: FakeSMBus, water: WaterTemperature) -> GasCells:
@@ -507,8 +526,12 @@ class _Assembly:
         emulator = Ads1115Emulator(self.clock, inputs=inputs, seed=self.settings.seed)
         bus.attach(GAS_ADC_ADDRESS, emulator)
         self._emulator("gas_adc", emulator)
+        stored = self.gas_calibrations
+        fitted = [
+            replace(c, calibration=stored.get(c.kind.quantity, c.calibration)) for c in GAS_CELLS
+        ]
         cells = self._driver(
-            GasCells(bus, GAS_CELLS, water.celsius, address=GAS_ADC_ADDRESS, clock=self.clock)
+            GasCells(bus, fitted, water.celsius, address=GAS_ADC_ADDRESS, clock=self.clock)
         )
         return cells
 

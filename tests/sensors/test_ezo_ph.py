@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from sensors.emulators.faults import Fault
 from sensors.errors import GarbageResponse, SensorError
 from sensors.ezo_ph import (
     ADDRESS,
+    READ_S,
     Code,
     CommandRejected,
     EzoPh,
@@ -315,17 +317,90 @@ def test_payload_bytes_with_bit_7_set_still_give_the_right_value(
     assert only(probe.read()).value == 8.05
 
 
-def test_a_reading_that_repeats_too_often_is_stuck(
-    probe: EzoPh, chip: EzoPhEmulator, water: Water
+def test_a_reading_unchanged_for_longer_than_stuck_after_s_is_stuck(
+    probe: EzoPh, chip: EzoPhEmulator, water: Water, clock: SimulatedClock
 ) -> None:
     calibrate_mid(probe, water)
     chip.inject(Fault.STUCK)
-    statuses = []
-    for step in range(probe.stuck_repeats):
-        water.ph = 8.0 + step / 100
+    water.ph = 8.00
+    first = only(probe.read())
+    first_seen = clock.monotonic()
+    water.ph = 8.10  # the water moves; the stuck circuit does not
+    clock.advance(probe.stuck_after_s - 2 * READ_S)
+    within = only(probe.read())
+    assert clock.monotonic() - first_seen < probe.stuck_after_s
+    water.ph = 8.20
+    clock.advance(2 * READ_S)
+    beyond = only(probe.read())
+    assert clock.monotonic() - first_seen > probe.stuck_after_s
+    assert (first.value, within.value, beyond.value) == (8.0, 8.0, 8.0)
+    assert [first.status, within.status] == [SensorStatus.OK, SensorStatus.OK]
+    assert beyond.status is SensorStatus.STUCK
+
+
+def test_identical_answers_sampled_fast_are_not_stuck_until_the_time_has_passed(
+    probe: EzoPh, water: Water, clock: SimulatedClock
+) -> None:
+    calibrate_mid(probe, water)
+    water.ph = 8.05  # a calm reef: the truth stays within one 0.001 step
+    statuses = [only(probe.read()).status]
+    first_seen = clock.monotonic()
+    while clock.monotonic() + 60 + READ_S <= first_seen + probe.stuck_after_s:
+        clock.advance(60)
         statuses.append(only(probe.read()).status)
-    assert statuses[:-1] == [SensorStatus.OK] * (probe.stuck_repeats - 1)
-    assert statuses[-1] is SensorStatus.STUCK
+    assert len(statuses) > 100  # far more identical answers than any count-based rule allows
+    assert set(statuses) == {SensorStatus.OK}
+    clock.advance(60)
+    assert only(probe.read()).status is SensorStatus.STUCK
+
+
+def test_a_changed_answer_restarts_the_stuck_clock(
+    probe: EzoPh, water: Water, clock: SimulatedClock
+) -> None:
+    calibrate_mid(probe, water)
+    water.ph = 8.05
+    probe.read()
+    clock.advance(probe.stuck_after_s * 0.75)
+    water.ph = 8.06
+    probe.read()
+    clock.advance(probe.stuck_after_s * 0.75)
+    assert only(probe.read()).status is SensorStatus.OK
+
+
+@pytest.mark.parametrize("stuck_after_s", [0.0, -1.0, math.nan])
+def test_a_stuck_limit_that_is_not_positive_is_refused(
+    tap: Tap, clock: SimulatedClock, stuck_after_s: float
+) -> None:
+    with pytest.raises(ValueError, match="stuck_after_s"):
+        EzoPh(FakeSMBus({ADDRESS: tap}), clock, stuck_after_s=stuck_after_s)
+
+
+def noisy_readings(clock: SimulatedClock, noise_mv: float, seed: int, count: int) -> list[float]:
+    chip = EzoPhEmulator(clock, lambda: 8.05, noise_mv=noise_mv, noise_seed=seed)
+    probe = EzoPh(FakeSMBus({ADDRESS: chip}), clock, power=long_powered(clock))
+    return [value_of(probe.read()) for _ in range(count)]
+
+
+def test_electrode_noise_flickers_the_last_digit_around_the_truth(clock: SimulatedClock) -> None:
+    noise_mv = 0.1
+    values = noisy_readings(clock, noise_mv, seed=7, count=400)
+    rms_ph = noise_mv / nernst_mv(25.0)  # 0.0017 pH
+    assert len(set(values)) >= 5
+    assert statistics.fmean(values) == pytest.approx(8.05, abs=rms_ph / 5)
+    # the circuit rounds to 0.001 pH, which adds 0.001/sqrt(12) in quadrature
+    rounded_rms = math.hypot(rms_ph, 0.001 / math.sqrt(12))
+    assert statistics.pstdev(values) == pytest.approx(rounded_rms, rel=0.15)
+
+
+def test_electrode_noise_repeats_with_its_seed(clock: SimulatedClock) -> None:
+    first = noisy_readings(clock, 0.1, seed=3, count=20)
+    assert noisy_readings(clock, 0.1, seed=3, count=20) == first
+    assert noisy_readings(clock, 0.1, seed=4, count=20) != first
+
+
+def test_negative_electrode_noise_is_refused(clock: SimulatedClock) -> None:
+    with pytest.raises(ValueError, match="noise_mv"):
+        EzoPhEmulator(clock, noise_mv=-0.1)
 
 
 def test_electrode_drift_moves_the_reading_by_the_nernst_slope(

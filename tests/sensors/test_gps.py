@@ -111,6 +111,55 @@ def test_any_position_survives_the_emulated_sentences(lat: float, lon: float) ->
         assert parsed.position.longitude == pytest.approx(lon, abs=2e-6)
 
 
+class ScriptedPort:
+    """A UART that hands out ``chunks`` one per read; ``b""`` is a read that timed out."""
+
+    timeout = 0.02
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.reads: list[int] = []
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.chunks[0]) if self.chunks else 0
+
+    def read(self, size: int = 1, /) -> bytes:
+        self.reads.append(size)
+        return self.chunks.pop(0)[:size] if self.chunks else b""
+
+    def reset_input_buffer(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def scripted_gps(port: ScriptedPort) -> GpsReceiver:
+    clock = SimulatedClock(0.0)
+    gps = GpsReceiver(port, clock, timeout_s=0.25)
+    clock.advance(GpsReceiver.warmup_s)
+    return gps
+
+
+def test_the_uart_is_read_a_burst_at_a_time_not_a_byte_at_a_time() -> None:
+    epoch = RMC_REEF + GGA_REEF
+    port = ScriptedPort(epoch[:50], epoch[50:])  # a sentence split across two reads
+    gps = scripted_gps(port)
+    assert statuses(gps) == {SensorStatus.OK}
+    assert port.reads == [50, len(epoch) - 50]
+    assert gps.stats.lines == 2
+
+
+def test_lines_end_at_newline_at_256_bytes_or_when_a_read_times_out() -> None:
+    port = ScriptedPort(b"x" * 300, b"", b"$GPGGA,104512.00,1652", b"", RMC_REEF + GGA_REEF)
+    gps = scripted_gps(port)
+    assert statuses(gps) == {SensorStatus.OK}
+    # 256 bytes cut without a newline: the tail after the flush, dropped uncounted; the
+    # 44 bytes before the silence and the GGA cut by silence: two bad lines, then the epoch
+    assert (gps.stats.lines, gps.stats.garbage_lines + gps.stats.checksum_errors) == (4, 2)
+
+
 class Boat:
     """Where the buoy is; None while the receiver has no fix."""
 

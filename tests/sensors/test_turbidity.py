@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
@@ -16,7 +18,14 @@ from sensors.emulators.faults import Fault
 from sensors.errors import OutOfRange, SensorError
 from sensors.power_switch import SensorPower
 from sensors.reading import Reading
-from sensors.turbidity import TurbidityCalibration, TurbidityProbe, ntu_from_volts
+from sensors.turbidity import (
+    CURVE_ZERO_V,
+    TurbidityCalibration,
+    TurbidityProbe,
+    curve_ntu,
+    curve_volts,
+    ntu_from_volts,
+)
 
 ADDRESS = 0x48
 DIVIDER = 2.0
@@ -30,7 +39,7 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture
 def water() -> dict[str, float]:
-    """The probe's output voltage (before the divider); 4.2 V is clear water on the curve."""
+    """The probe's output voltage (before the divider); 4.2 V is near clear water on the curve."""
     return {"probe_v": 4.2}
 
 
@@ -73,12 +82,35 @@ def only(readings: list[Reading]) -> Reading:
         (2.5, -7002.5 + 14355.75 - 4352.9),  # 3000.35, the curve's dark end
         (3.0, -10083.6 + 17226.9 - 4352.9),  # 2790.4
         (4.0, -17926.4 + 22969.2 - 4352.9),  # 689.9
-        (4.2, 0.0),  # the curve's clear-water end
-        (4.4, 0.0),  # above 4.2 V the curve is negative: clamped to 0
+        (4.2, -19763.856 + 24117.66 - 4352.9),  # 0.904: the rounded 4.2 V is not the zero
+        (4.4, 0.0),  # above the zero the curve is negative: clamped to 0
     ],
 )
 def test_vendor_curve_over_its_window(volts: float, ntu: float) -> None:
     assert ntu_from_volts(volts) == pytest.approx(ntu)
+
+
+def test_the_curve_zero_is_the_root_of_the_vendor_polynomial() -> None:
+    # (-b - sqrt(b² - 4ac)) / 2a for a, b, c = -1120.4, 5742.3, -4352.9, worked by hand:
+    # b² - 4ac = 32974009.29 - 19507956.64 = 13466052.65, whose root is 3669.6121
+    assert pytest.approx((-5742.3 - 3669.6121) / -2240.8, abs=1e-6) == CURVE_ZERO_V
+    assert pytest.approx(4.200246, abs=1e-6) == CURVE_ZERO_V
+    assert curve_ntu(CURVE_ZERO_V) == pytest.approx(0.0, abs=1e-9)
+    assert ntu_from_volts(CURVE_ZERO_V) == 0.0
+    assert ntu_from_volts(CURVE_ZERO_V - 1e-4) == pytest.approx(0.367, abs=1e-3)  # no jump
+
+
+@given(st.floats(min_value=0.0, max_value=3000.0))
+def test_curve_volts_inverts_the_curve_over_its_valid_branch(ntu: float) -> None:
+    volts = curve_volts(ntu)
+    assert CURVE_ZERO_V >= volts >= 2.5
+    assert ntu_from_volts(volts) == pytest.approx(ntu, abs=1e-6)
+
+
+def test_curve_volts_saturates_at_the_curve_peak() -> None:
+    peak_v = 5742.3 / 2240.8  # -b / 2a: 2.5626 V, about 3004.7 NTU
+    assert peak_v < curve_volts(3004.0) < peak_v + 0.05
+    assert curve_volts(5000.0) == pytest.approx(peak_v)
 
 
 @pytest.mark.parametrize("volts", [4.9, 2.4, -0.01])
@@ -171,8 +203,11 @@ def test_clear_water_calibration_makes_clear_water_read_zero(
     assert calibration.calibrated_utc == clock.utc()
     assert probe.calibration == calibration
     assert only(probe.read()) == Reading("turbidity", 0.0, SensorStatus.OK)
-    water["probe_v"] = 3.85  # reads as 4.0 V on the curve once shifted
-    assert only(probe.read()).value == pytest.approx(689.9, abs=1.0)
+    water["probe_v"] = 3.85  # reads as 4.0 V on the curve once shifted, plus the 0.25 mV
+    # between 4.2 V and the curve's zero: exactly what the shift must not lose
+    shifted = 3.85 + CURVE_ZERO_V - 4.05
+    assert only(probe.read()).value == pytest.approx(ntu_from_volts(shifted), abs=0.5)
+    assert ntu_from_volts(shifted) == pytest.approx(689.1, abs=0.05)  # 3221 NTU/V at 4.0 V
 
 
 def test_stored_calibration_gives_the_same_reading_after_a_restart(
