@@ -6,19 +6,29 @@ SIGINT, ``request_stop()``) is honoured between steps: the current sample cycle 
 is stored, no new batch is published, a retained offline status goes out and the link closes
 cleanly. Killed at any instant instead, the daemon loses nothing: the outbox is durable and
 whatever was unconfirmed is sent again after the restart.
+
+One process at a time drives a buoy's parts: ``run`` holds ``<data_dir>/buoy.lock``
+(``buoy_lock``) for as long as it runs, as does ``nemopi buoy calibrate``; whichever comes
+second stops with ``BuoyBusy``. The kernel drops the lock when the holder dies, even by
+``kill -9``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
+import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType, TracebackType
 
 from buoy.backoff import Backoff
+from buoy.calibrate import DriverCalibration, driver_calibration, record_changes
+from buoy.calibration import CalibrationStore
 from buoy.config import BuoyConfig, load_buoy_config
 from buoy.delivery import Delivery
 from buoy.hardware import HardwareInstruments, build_hardware_instruments
@@ -30,11 +40,12 @@ from nemopi.logsetup import configure_logging
 from sensors.clock import Clock, SystemClock
 from sensors.reading import Sensor
 from sensors.simulation import SimulationSettings
-from sensors.simulation.assemble import SimulatedInstruments, build_simulated_sensors
+from sensors.simulation.assemble import GAS_CELLS, SimulatedInstruments, build_simulated_sensors
 
 log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite3"
+LOCK_FILE = "buoy.lock"
 # Longest real-time wait between checks for a stop request.
 TICK_S = 0.5
 OFFLINE_REPORT_TIMEOUT_S = 2.0
@@ -47,14 +58,50 @@ class SensorSetupError(RuntimeError):
     """The sensors for this run cannot be built."""
 
 
+class BuoyBusy(RuntimeError):
+    """Another process drives this buoy's parts: the daemon, or a technician's command."""
+
+
+@contextmanager
+def buoy_lock(data_dir: Path, holder: str) -> Iterator[None]:
+    """Hold ``<data_dir>/buoy.lock`` while the block runs; ``BuoyBusy`` when it is held.
+
+    The file names the holder (pid and ``holder``) for the error message of the next comer;
+    it is never deleted, since deleting a lock file lets two processes lock two files.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            who = file.read().strip() or "another process"
+            raise BuoyBusy(
+                f"the buoy daemon is running, or another buoy command: {path} is held by {who}"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(f"pid {os.getpid()} ({holder})\n")
+        file.flush()
+        yield
+
+
 class BuoyDaemon:
     """Samples ``sensors`` every ``config.sampling.interval_s`` and delivers the samples.
 
     Takes ownership of the sensors: ``close()`` closes them. ``clock`` must run at real speed
-    or faster (waits are in real time).
+    or faster (waits are in real time). Samples carry the version of ``calibration`` (0
+    without one) and status reports its summary; the caller closes it.
     """
 
-    def __init__(self, config: BuoyConfig, sensors: Sequence[Sensor], clock: Clock) -> None:
+    def __init__(
+        self,
+        config: BuoyConfig,
+        sensors: Sequence[Sensor],
+        clock: Clock,
+        calibration: CalibrationStore | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.sensors = tuple(sensors)
@@ -68,8 +115,13 @@ class BuoyDaemon:
         except BaseException:
             self.outbox.close()
             raise
-        self.delivery = Delivery(self.outbox, self.uplink, config.uplink, clock)
-        self.sampler = Sampler(self.sensors, TrustedSystemTime(clock), self.outbox)
+        summary = None if calibration is None else lambda: calibration.current().summary()
+        self.delivery = Delivery(self.outbox, self.uplink, config.uplink, clock, summary)
+        time_source = TrustedSystemTime(clock)
+        if calibration is None:
+            self.sampler = Sampler(self.sensors, time_source, self.outbox)
+        else:
+            self.sampler = Sampler(self.sensors, time_source, self.outbox, calibration.version)
         self._stop_requested = False
 
     def _utc_ms(self) -> int:
@@ -143,8 +195,11 @@ def serve(daemon: BuoyDaemon) -> int:
     return 0
 
 
-def open_simulated_instruments(config: BuoyConfig) -> SimulatedInstruments:
-    """The real drivers over emulated devices on the configured simulated reef.
+def open_simulated_instruments(
+    config: BuoyConfig, stored: DriverCalibration
+) -> SimulatedInstruments:
+    """The real drivers over emulated devices on the configured simulated reef, given the
+    ``stored`` calibration.
 
     The reef's clock starts now and runs ``simulation.speedup`` times faster than real time;
     the daemon schedules by it too, so a simulated day can pass in minutes.
@@ -155,28 +210,57 @@ def open_simulated_instruments(config: BuoyConfig) -> SimulatedInstruments:
             f"simulation.speedup is {settings.speedup}: the daemon needs a running clock (> 0)"
         )
     return build_simulated_sensors(
-        settings, settings.clock(time.time()), config.data_dir / "simulation"
+        settings,
+        settings.clock(time.time()),
+        config.data_dir / "simulation",
+        turbidity_calibration=stored.turbidity,
+        gas_calibrations=stored.gas_cells,
     )
 
 
-def open_instruments(config: BuoyConfig, simulate: bool) -> tuple[Instruments, Clock]:
-    """The instruments and the clock the daemon runs by: hardware or the simulated reef."""
+def open_instruments(
+    config: BuoyConfig, simulate: bool, calibration: CalibrationStore
+) -> tuple[Instruments, Clock]:
+    """The instruments and the clock the daemon runs by: hardware or the simulated reef.
+
+    The drivers get the calibration stored in ``calibration``; a calibration the parts
+    report that the store lacks (a pH circuit calibrated by hand) is recorded there.
+    """
+    instruments: Instruments
+    state = calibration.current()
     if simulate:
-        simulated = open_simulated_instruments(config)
-        return simulated, simulated.clock
-    clock = SystemClock()
-    return build_hardware_instruments(config.hardware, clock), clock
+        instruments = open_simulated_instruments(config, driver_calibration(state, GAS_CELLS))
+        clock: Clock = instruments.clock
+    else:
+        clock = SystemClock()
+        stored = driver_calibration(state, config.hardware.gas_cells.cells())
+        instruments = build_hardware_instruments(
+            config.hardware,
+            clock,
+            turbidity_calibration=stored.turbidity,
+            gas_calibrations=stored.gas_cells,
+        )
+    try:
+        record_changes(instruments.sensors, calibration, clock)
+    except BaseException:
+        instruments.close()
+        raise
+    return instruments, clock
 
 
 def run(config_path: Path, simulate: bool = False) -> int:
     """The buoy process: load the configuration, build the sensors, serve until stopped.
 
     Raises ``ConfigError`` (also for a bus or pin that cannot be opened), ``SensorSetupError``,
-    ``OutboxError`` or ``OSError`` (an unreadable password or CA file) when it cannot start;
-    returns 0 after a clean stop.
+    ``BuoyBusy``, ``OutboxError``, ``CalibrationStoreError`` or ``OSError`` (an unreadable
+    password or CA file) when it cannot start; returns 0 after a clean stop.
     """
     config = load_buoy_config(config_path)
     configure_logging(config.log_level, f"buoy[{config.buoy_id}]")
-    instruments, clock = open_instruments(config, simulate)
-    with instruments, BuoyDaemon(config, instruments.sensors, clock) as daemon:
-        return serve(daemon)
+    with (
+        buoy_lock(config.data_dir, "nemopi buoy run"),
+        CalibrationStore.in_dir(config.data_dir) as calibration,
+    ):
+        instruments, clock = open_instruments(config, simulate, calibration)
+        with instruments, BuoyDaemon(config, instruments.sensors, clock, calibration) as daemon:
+            return serve(daemon)

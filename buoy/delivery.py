@@ -4,14 +4,18 @@ At least once, bounded: one data batch of at most ``max_batch`` samples, in sequ
 in flight at a time. A PUBACK marks its rows sent; a stored acknowledgement deletes the rows it
 covers; a batch whose PUBACK does not come within ``resend_after_s`` is forgotten and its rows
 are picked again. While connected, a retained status report goes out on every connection and
-then every ``status_interval_s``; before a clean disconnect, a report that says offline.
+then every ``status_interval_s``; before a clean disconnect, a report that says offline. Its
+detail says how deep the outbox is and, given ``calibration``, the calibration summary
+(``CalibrationState.summary``: the version and each part's latest record).
 Runs on the daemon's thread, which owns the outbox.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from buoy.config import UplinkSettings
 from buoy.outbox import Outbox
@@ -31,12 +35,18 @@ class _InFlight:
 
 class Delivery:
     def __init__(
-        self, outbox: Outbox, uplink: Uplink, settings: UplinkSettings, clock: Clock
+        self,
+        outbox: Outbox,
+        uplink: Uplink,
+        settings: UplinkSettings,
+        clock: Clock,
+        calibration: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self.outbox = outbox
         self.uplink = uplink
         self.settings = settings
         self.clock = clock
+        self.calibration = calibration
         self._batch: _InFlight | None = None
         self._status_mids: set[int] = set()
         self._next_status: float | None = None  # None: never connected
@@ -71,13 +81,16 @@ class Delivery:
         """A status report as of now; valid for two report intervals."""
         now = self.utc_ms()
         interval_ms = round(self.settings.status_interval_s * 1000)
+        detail: dict[str, Any] = {"outbox": self.outbox.depth()}
+        if self.calibration is not None:
+            detail["calibration"] = self.calibration()
         return Status(
             self.uplink.buoy,
             online,
             now,
             valid_until_ms=now + 2 * interval_ms if online else None,
             next_report_ms=now + interval_ms if online else None,
-            detail={"outbox": self.outbox.depth()},
+            detail=detail,
         )
 
     def _apply(self, event: Event) -> None:

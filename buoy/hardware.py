@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol, TypeVar
@@ -44,7 +44,7 @@ from sensors.clock import Clock
 from sensors.ds18b20 import DS18B20, W1_DEVICES, find_devices
 from sensors.ezo_ph import EzoPh
 from sensors.fault_log import FaultLog
-from sensors.gas_cells import GasCells
+from sensors.gas_cells import CellCalibration, GasCells
 from sensors.gps import GpsReceiver, SerialPort
 from sensors.i2c_sensor import I2CBus
 from sensors.ina219 import PowerMonitor
@@ -53,7 +53,7 @@ from sensors.power_switch import AlwaysPowered, PowerState, SensorPower, readine
 from sensors.reading import Reading, Sensor, failed
 from sensors.scd4x import Scd4x
 from sensors.ti_registers import RegisterBus
-from sensors.turbidity import TurbidityProbe
+from sensors.turbidity import TurbidityCalibration, TurbidityProbe
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,24 @@ def build_hardware_instruments(
     open_serial: OpenSerial = serial.Serial,
     pin_factory: Factory | None = None,
     w1_root: Path = W1_DEVICES,
+    turbidity_calibration: TurbidityCalibration | None = None,
+    gas_calibrations: Mapping[str, CellCalibration] | None = None,
 ) -> HardwareInstruments:
-    """The fitted parts of ``settings``, read with ``clock``; raises ``HardwareUnavailable``."""
-    assembly = _Assembly(settings, clock, open_i2c, open_serial, pin_factory, w1_root)
+    """The fitted parts of ``settings``, read with ``clock``; raises ``HardwareUnavailable``.
+
+    ``turbidity_calibration`` and ``gas_calibrations`` (by quantity, used instead of the
+    configured sheet) are the stored field calibrations (``buoy.calibrate``).
+    """
+    assembly = _Assembly(
+        settings,
+        clock,
+        open_i2c,
+        open_serial,
+        pin_factory,
+        w1_root,
+        turbidity_calibration,
+        dict(gas_calibrations or {}),
+    )
     try:
         return assembly.build()
     except BaseException:
@@ -211,6 +226,8 @@ class _Assembly:
     open_serial: OpenSerial
     pin_factory: Factory | None
     w1_root: Path
+    turbidity_calibration: TurbidityCalibration | None
+    gas_calibrations: dict[str, CellCalibration]
     drivers: ExitStack = field(default_factory=ExitStack)
     buses: ExitStack = field(default_factory=ExitStack)
     power: dict[str, SensorPower] = field(default_factory=dict)
@@ -312,6 +329,7 @@ class _Assembly:
             address=s.address,
             channel=s.channel,
             divider_ratio=s.divider_ratio,
+            calibration=self.turbidity_calibration,
             clock=self.clock,
         )
         return self._driver(probe)
@@ -321,7 +339,11 @@ class _Assembly:
         if not s.enabled:
             return None
         temperature = water.celsius if water is not None else _no_temperature
-        cells = GasCells(self._i2c(), s.cells(), temperature, address=s.address, clock=self.clock)
+        stored = self.gas_calibrations
+        fitted = [
+            replace(c, calibration=stored.get(c.kind.quantity, c.calibration)) for c in s.cells()
+        ]
+        cells = GasCells(self._i2c(), fitted, temperature, address=s.address, clock=self.clock)
         return self._driver(cells)
 
     def _power_monitors(self) -> PowerMonitor | None:

@@ -4,7 +4,8 @@ Whatever a driver does, the cycle yields one sample with a value or a status for
 the sensors declare: an exception that escapes a driver becomes ``DEVICE_ERROR`` for that
 sensor's quantities, a value that is not a finite number (or too large for the wire) becomes
 ``GARBAGE``, and a quantity a driver forgot to report becomes ``DEVICE_ERROR``. The sample is
-appended in one transaction; only a failing SD card can lose it, and that is logged.
+appended in one transaction; only a failing SD card can lose it, and that is logged. Each
+sample carries the calibration version current when it was taken (``buoy.calibration``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from buoy.outbox import Draft, Outbox
 from buoy.timesource import TimeSource
@@ -24,11 +25,22 @@ from sensors.reading import Sensor
 log = logging.getLogger(__name__)
 
 
+def _uncalibrated() -> int:
+    return 0
+
+
 class Sampler:
-    def __init__(self, sensors: Sequence[Sensor], time_source: TimeSource, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        sensors: Sequence[Sensor],
+        time_source: TimeSource,
+        outbox: Outbox,
+        calibration_version: Callable[[], int] = _uncalibrated,
+    ) -> None:
         self.sensors = tuple(sensors)
         self.time_source = time_source
         self.outbox = outbox
+        self.calibration_version = calibration_version
 
     def cycle(self) -> Sample | None:
         """Take and store one sample; None only when the outbox could not store it."""
@@ -40,7 +52,13 @@ class Sampler:
                     log.warning("%s: %s already reported by another sensor", sensor.name, quantity)
                     continue
                 values[quantity] = value
-        draft = Draft(stamp.time_ms, stamp.clock, values, stamp.boot)
+        draft = Draft(
+            stamp.time_ms,
+            stamp.clock,
+            values,
+            stamp.boot,
+            calibration_version=self.calibration_version(),
+        )
         try:
             return self.outbox.append(draft)
         except (sqlite3.Error, ValueError) as exc:

@@ -8,6 +8,7 @@ and a message that names the file and the key.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -34,9 +35,59 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _buoy_run(args: argparse.Namespace) -> int:
-    from buoy.daemon import run
+    from buoy.daemon import BuoyBusy, run
 
-    return run(args.config, simulate=args.simulate)
+    try:
+        return run(args.config, simulate=args.simulate)
+    except BuoyBusy as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _buoy_calibrate(args: argparse.Namespace) -> int:
+    from buoy.calibrate import calibrate, check_procedure
+    from buoy.calibration import CalibrationStore
+    from buoy.config import load_buoy_config
+    from buoy.daemon import buoy_lock, open_instruments
+    from sensors.errors import SensorError
+
+    config = load_buoy_config(args.config)
+    configure_logging(config.log_level, f"calibrate[{config.buoy_id}]")
+    try:
+        if args.procedure != "show":
+            check_procedure(args.procedure, args.value)
+        with (
+            buoy_lock(config.data_dir, "nemopi buoy calibrate"),
+            CalibrationStore.in_dir(config.data_dir) as store,
+        ):
+            if args.procedure != "show":
+                instruments, clock = open_instruments(config, args.simulate, store)
+                with instruments:
+                    calibrate(instruments, store, args.procedure, args.value, clock=clock)
+            summary = store.current().summary()
+    except ConfigError:
+        raise
+    except (ValueError, RuntimeError, SensorError) as exc:  # BuoyBusy is a RuntimeError
+        log.error("%s: %s", args.procedure, exc)
+        return 1
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _buoy_add(args: argparse.Namespace) -> int:
+    from dashboard.buoy_admin import add
+    from dashboard.registry import Registration
+
+    registration = Registration(
+        args.buoy_id, args.name, args.lat, args.lon, args.radius_m, args.timezone
+    )
+    return add(args.config, registration, args.password_file)
+
+
+def _buoy_list(args: argparse.Namespace) -> int:
+    from dashboard.buoy_admin import show
+
+    return show(args.config)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -49,6 +100,12 @@ def _web(args: argparse.Namespace) -> int:
     from dashboard.serve import run
 
     return run(args.config)
+
+
+def _qc_rerun(args: argparse.Namespace) -> int:
+    from dashboard.qc.command import rerun
+
+    return rerun(args.config, args.buoy, args.since, args.until)
 
 
 def _broker(args: argparse.Namespace) -> int:
@@ -100,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     buoy = commands.add_parser(
-        "buoy", help="the buoy firmware daemon", description="Commands that run on the buoy."
+        "buoy",
+        help="the buoy firmware daemon; registering buoys on the server",
+        description="Commands that run on the buoy (run, calibrate) or on the server (add, list).",
     )
     buoy_commands = buoy.add_subparsers(dest="buoy_command", required=True, metavar="COMMAND")
     buoy_run = buoy_commands.add_parser(
@@ -116,6 +175,62 @@ def build_parser() -> argparse.ArgumentParser:
         help="drive the real drivers from emulated devices on a simulated reef",
     )
     buoy_run.set_defaults(handler=_buoy_run)
+    buoy_add = buoy_commands.add_parser(
+        "add",
+        help="register a buoy (on the server), optionally with its broker credentials",
+        description="Register a buoy in the database the ingest's config names, so that the "
+        "ingest stores its data; with --password-file, also add its broker user (the buoy id) "
+        "to a Mosquitto password file and print the new password once.",
+    )
+    buoy_add.add_argument("buoy_id", metavar="ID", help="the buoy id, as in its config")
+    buoy_add.add_argument("--name", required=True, help="a name people recognise")
+    buoy_add.add_argument("--lat", type=float, required=True, help="mooring latitude (°N)")
+    buoy_add.add_argument("--lon", type=float, required=True, help="mooring longitude (°E)")
+    buoy_add.add_argument(
+        "--radius-m", type=float, default=50.0, help="mooring swing radius (default: %(default)s)"
+    )
+    buoy_add.add_argument(
+        "--timezone", default="UTC", help="IANA time zone of the site (default: %(default)s)"
+    )
+    buoy_add.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
+    buoy_add.add_argument(
+        "--password-file", type=Path, help="Mosquitto password file to add the buoy's user to"
+    )
+    buoy_add.set_defaults(handler=_buoy_add)
+    buoy_list = buoy_commands.add_parser(
+        "list", help="list the buoys the database knows", description="List every buoy."
+    )
+    buoy_list.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
+    buoy_list.set_defaults(handler=_buoy_list)
+    buoy_calibrate = buoy_commands.add_parser(
+        "calibrate",
+        help="calibrate a part (pH buffers, turbidity clear water, gas zero) and record it",
+        description="Run one calibration step through the part's driver and record it in the "
+        "buoy's calibration history (calibration.sqlite3 in data_dir), then print the current "
+        "calibration. Stop the daemon first (systemctl stop nemopi-buoy): the parts can be "
+        "driven by one process at a time, and this command refuses while the daemon runs. "
+        "Procedures: ph.mid, ph.low, ph.high with the probe in a buffer (VALUE is the "
+        "buffer's pH, default 7, 4, 10; mid first, it clears the other points), ph.clear, "
+        "turbidity.clear_water with the probe in clear water, no2.zero and no.zero with the "
+        "cells in zero air after their warm-up; show prints the calibration and touches no "
+        "part. See docs/calibration.md.",
+    )
+    buoy_calibrate.add_argument("--config", type=Path, required=True, help="the buoy's TOML file")
+    buoy_calibrate.add_argument(
+        "procedure",
+        metavar="PROCEDURE",
+        help="ph.mid | ph.low | ph.high | ph.clear | turbidity.clear_water | no2.zero | "
+        "no.zero | show",
+    )
+    buoy_calibrate.add_argument(
+        "value", metavar="VALUE", type=float, nargs="?", help="the buffer's pH (ph.mid/low/high)"
+    )
+    buoy_calibrate.add_argument(
+        "--simulate",
+        action="store_true",
+        help="calibrate the emulated parts of the simulated buoy (as `buoy run --simulate`)",
+    )
+    buoy_calibrate.set_defaults(handler=_buoy_calibrate)
 
     ingest = commands.add_parser(
         "ingest",
@@ -143,6 +258,22 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, default=1883, help="TCP port (default: %(default)s)")
     broker.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     broker.set_defaults(handler=_broker)
+
+    qc = commands.add_parser(
+        "qc", help="quality control", description="Quality control of stored readings."
+    )
+    qc_commands = qc.add_subparsers(dest="qc_command", required=True, metavar="COMMAND")
+    qc_rerun = qc_commands.add_parser(
+        "rerun",
+        help="flag stored readings with the current QC configuration",
+        description="Flag every stored reading in range with the QC configuration the ingest's "
+        "file names, under its version; other versions' flags and the readings stay as they are.",
+    )
+    qc_rerun.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
+    qc_rerun.add_argument("--buoy", help="only this buoy id")
+    qc_rerun.add_argument("--since", help="only samples at or after this ISO 8601 time (UTC)")
+    qc_rerun.add_argument("--until", help="only samples at or before this ISO 8601 time (UTC)")
+    qc_rerun.set_defaults(handler=_qc_rerun)
     return parser
 
 
