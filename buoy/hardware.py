@@ -58,6 +58,10 @@ from sensors.turbidity import TurbidityCalibration, TurbidityProbe
 log = logging.getLogger(__name__)
 
 GPS_PORT_TIMEOUT_S = 0.5  # one readline() waits at most this; the driver allows up to 2.5 s
+# The gas cells sit on the permanent rail: they have been powered since the Pi booted, and the
+# monotonic clock counts from boot. A daemon restarted hours after boot must not wait out the
+# cells' hour of warm-up again (a switched part's warm-up is its SensorPower's business).
+RAIL_ON_AT_BOOT_S = 0.0
 
 
 class ClosableI2CBus(I2CBus, RegisterBus, Protocol):
@@ -343,7 +347,14 @@ class _Assembly:
         fitted = [
             replace(c, calibration=stored.get(c.kind.quantity, c.calibration)) for c in s.cells()
         ]
-        cells = GasCells(self._i2c(), fitted, temperature, address=s.address, clock=self.clock)
+        cells = GasCells(
+            self._i2c(),
+            fitted,
+            temperature,
+            address=s.address,
+            clock=self.clock,
+            powered_at=RAIL_ON_AT_BOOT_S,
+        )
         return self._driver(cells)
 
     def _power_monitors(self) -> PowerMonitor | None:

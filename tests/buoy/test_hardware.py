@@ -294,6 +294,15 @@ def test_every_fitted_quantity_reads_ok_through_the_real_drivers(bench: Bench) -
         assert instruments.gps.last_fix() is not None
 
 
+def test_a_restart_long_after_boot_does_not_wait_for_the_gas_cells_again(bench: Bench) -> None:
+    bench.clock.advance(ALL_WARM_S)  # the rail has been on since boot, an hour and more ago
+    with bench.build() as instruments:
+        bench.clock.advance(60.0)  # the thermometer's warm-up, far less than the cells' hour
+        readings = bench.read_all(instruments)
+    assert readings["no2"].status is SensorStatus.OK
+    assert readings["no"].status is SensorStatus.OK
+
+
 def test_the_ph_is_compensated_with_the_temperature_read_before_it(bench: Bench) -> None:
     with bench.build() as instruments:
         bench.clock.advance(ALL_WARM_S)
