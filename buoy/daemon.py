@@ -141,8 +141,8 @@ class BuoyDaemon:
                 if self.clock.monotonic() >= next_cycle:
                     self.sampler.cycle()
                     next_cycle = _next_slot(next_cycle, interval, self.clock.monotonic())
-                wait = min(TICK_S, max(0.0, next_cycle - self.clock.monotonic()))
-                self.delivery.service(wait)
+                until_next = max(0.0, next_cycle - self.clock.monotonic())
+                self.delivery.service(min(TICK_S, self.clock.real_seconds(until_next)))
             self.delivery.finish(OFFLINE_REPORT_TIMEOUT_S)
         finally:
             self.uplink.stop()

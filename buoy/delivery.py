@@ -13,6 +13,7 @@ Runs on the daemon's thread, which owns the outbox.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,11 +100,31 @@ class Delivery:
         elif isinstance(event, Published):
             self._status_mids.discard(event.mid)
             if self._batch is not None and self._batch.mid == event.mid:
-                self.outbox.mark_sent(self._batch.seqs, self.clock.monotonic())
-                self._batch = None
+                self._mark_sent(self._batch)
         elif isinstance(event, Stored):
-            deleted = self.outbox.confirm(event.ack.ranges)
+            try:
+                deleted = self.outbox.confirm(event.ack.ranges)
+            except sqlite3.Error as exc:  # a full card: the next ack for these rows deletes them
+                log.warning("could not delete confirmed rows %s: %s", event.ack.ranges, exc)
+                return
             log.debug("stored %s: %d rows deleted", event.ack.ranges, deleted)
+
+    def _mark_sent(self, batch: _InFlight) -> None:
+        """Record the broker's PUBACK; on a full card keep the batch in flight instead.
+
+        A lost sent mark only costs a re-send: the batch stays in flight in memory, so it goes
+        out again after ``resend_after_s`` rather than at once in a loop.
+        """
+        try:
+            self.outbox.mark_sent(batch.seqs, self.clock.monotonic())
+        except sqlite3.Error as exc:
+            log.warning(
+                "could not record the broker's acknowledgement of %d samples: %s",
+                len(batch.seqs),
+                exc,
+            )
+            return
+        self._batch = None
 
     def _report(self, online: bool) -> int | None:
         mid = self.uplink.publish_status(self.status(online))

@@ -17,6 +17,7 @@ from nemopi.broker_settings import MqttSettings
 from nemopi.configfile import in_range, load, log_level_setting, setting
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+SHARED_GROUP_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SECRET_KEY_MIN_CHARS = 32
 
 
@@ -24,6 +25,12 @@ def _database_url_check(value: str) -> str | None:
     if value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
         return None
     return "expected a sqlite:/// or postgresql+psycopg:// URL"
+
+
+def _shared_group_check(value: str) -> str | None:
+    if value == "" or SHARED_GROUP_RE.match(value):
+        return None
+    return "expected empty, or 1..64 letters, digits, '_' or '-'"
 
 
 def _client_id_check(value: str) -> str | None:
@@ -59,6 +66,74 @@ class IngestConfig:
         check=_client_id_check,
     )
     log_level: str = log_level_setting()
+    accept_unknown_buoys: bool = setting(
+        False,
+        doc=(
+            "Store data from buoys nobody registered (`nemopi buoy add`). Off: their payloads "
+            "are quarantined with the reason 'unknown buoy' and stay in the buoy's outbox until "
+            "it is registered."
+        ),
+    )
+    max_clock_ahead_s: int = setting(
+        600,
+        doc=(
+            "A synced sample time more than this many seconds ahead of the ingest's clock is "
+            "absurd and its batch is quarantined. Simulated buoys with a speed-up run ahead of "
+            "real time: raise it for them."
+        ),
+        check=in_range(0, None),
+    )
+    max_days_before_registration: int = setting(
+        365,
+        doc=(
+            "A synced sample time more than this many days before the buoy was registered (or "
+            "first heard, if never registered) is absurd and its batch is quarantined."
+        ),
+        check=in_range(0, None),
+    )
+    max_seq_jump: int = setting(
+        10_000_000,
+        doc=(
+            "A seq more than this far above the highest seq stored for its buoy (or above 0 for "
+            "a new buoy) is taken for a corrupt counter and its batch is quarantined."
+        ),
+        check=in_range(1, None),
+    )
+    quarantine_max_rows: int = setting(
+        10_000,
+        doc=(
+            "The quarantine table keeps at most this many payloads: each new one deletes the "
+            "oldest beyond the limit in the same transaction. Readings are never touched."
+        ),
+        check=in_range(1, None),
+    )
+    shared_group: str = setting(
+        "",
+        doc=(
+            "Empty: one worker subscribes <prefix>/+/data. A name: the worker subscribes "
+            "$share/<name>/<prefix>/+/data, so that several workers (each with its own "
+            "client_id) share the data between them. Use with PostgreSQL."
+        ),
+        check=_shared_group_check,
+    )
+    metrics_port: int = setting(
+        0,
+        doc=(
+            "TCP port of the worker's Prometheus endpoint (GET /metrics); 0 turns it off. "
+            "Several workers on one machine need a port each."
+        ),
+        check=in_range(0, 65535),
+    )
+    metrics_host: str = setting(
+        "127.0.0.1", doc="Address the Prometheus endpoint listens on, when metrics_port is set."
+    )
+    qc_file: Path | None = setting(
+        None,
+        doc=(
+            "The quality-control thresholds (a TOML file, see docs/quality-control.md). Not "
+            "set: the defaults derived from the quantity catalogue."
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,15 @@ or reconnect; storage is idempotent, so a second delivery changes nothing but is
 again. A message is acked only on the connection that delivered it: after a reconnect the
 broker re-sends it, and an old message id may by then name another message.
 
-A database that fails (locked, disk full, server gone) is retried with backoff and nothing is
-acked meanwhile; a message the database itself refuses is quarantined so that it cannot block
-the messages behind it.
+A database that fails (locked, disk full, server gone, a deadlock between workers) is retried
+with backoff and nothing is acked meanwhile; a message the database itself refuses is
+quarantined so that it cannot block the messages behind it. ``_committed`` is the one place
+that acts on a committed group: stored acks, metrics, broker acks.
+
+Scale-out: with ``shared_group`` set, several workers (each with its own client id) share one
+subscription to the data topics, ``$share/<group>/<prefix>/+/data``, and the broker hands each
+message to one of them. Statuses are few and retained, so every worker subscribes to them
+plainly. Each group is handled in topic order, so that workers lock buoys in the same order.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from dashboard import process as proc
 from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.db import make_engine
-from dashboard.intake import Intake, Received, stored_acks
-from dashboard.storage import StoreResult
+from dashboard.intake import Intake, Outcome, Received, stored_acks
+from dashboard.metrics import IngestMetrics, MetricsServer
+from dashboard.qc.runner import runner_for_ingest
+from dashboard.quarantine import Reason
 from nemopi.topics import Channel, Topics
 from nemopi.wire import encode
 
@@ -56,7 +64,10 @@ class IngestWorker:
         self._config = config
         self._engine = engine
         self._topics = Topics(config.mqtt.prefix)
-        self._intake = Intake(self._topics)
+        self._intake = Intake(self._topics, config)
+        self._qc = runner_for_ingest(engine, config.qc_file)
+        self.metrics = IngestMetrics()
+        self._metrics_server: MetricsServer | None = None
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._connection = 0
         self._subscribed = threading.Event()
@@ -86,6 +97,10 @@ class IngestWorker:
 
     def start(self) -> None:
         settings = self._config.mqtt
+        if self._config.metrics_port:
+            self._metrics_server = MetricsServer(
+                self.metrics, self._config.metrics_host, self._config.metrics_port
+            )
         self._client.connect_async(settings.host, settings.port, settings.keepalive_s)
         self._client.loop_start()
         self._started = True
@@ -99,6 +114,9 @@ class IngestWorker:
             self._started = False
             self._client.disconnect()
             self._client.loop_stop()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
 
     def __enter__(self) -> IngestWorker:
         self.start()
@@ -130,7 +148,10 @@ class IngestWorker:
         client.subscribe([(topic, 1) for topic in self._subscriptions()])
 
     def _subscriptions(self) -> tuple[str, str]:
-        return self._topics.all_buoys(Channel.DATA), self._topics.all_buoys(Channel.STATUS)
+        data = self._topics.all_buoys(Channel.DATA)
+        if self._config.shared_group:
+            data = f"$share/{self._config.shared_group}/{data}"
+        return data, self._topics.all_buoys(Channel.STATUS)
 
     def _on_subscribe(
         self,
@@ -180,6 +201,8 @@ class IngestWorker:
 
     def process(self, stop: threading.Event) -> None:
         """Store what arrives until ``stop`` is set (checked at least every 0.2 s)."""
+        if self._qc is not None:
+            self._qc.recover()  # flags what a crash left between a commit and its QC
         while not stop.is_set():
             group = self._take_group()
             if group:
@@ -198,11 +221,12 @@ class IngestWorker:
         return group
 
     def _commit(self, group: list[Received], stop: threading.Event) -> None:
+        group = sorted(group, key=lambda message: message.topic)  # stable: per-topic order kept
         delay = RETRY_MIN_S
         refused: str | None = None
         while True:
             try:
-                results = self._store(group, refused)
+                outcomes = self._store(group, refused)
             except SQLAlchemyError as exc:
                 if _is_transient(exc):
                     log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
@@ -217,28 +241,44 @@ class IngestWorker:
                 if refused is not None:
                     raise
                 log.error("the database refused a message on %s: %s", group[0].topic, exc)
-                refused = f"the database refused it ({type(exc).__name__})"
+                refused = type(exc).__name__
                 continue
-            self._confirm(group, results)
+            self._committed(group, outcomes)
             return
 
-    def _store(self, group: list[Received], refused: str | None) -> list[StoreResult]:
+    def _store(self, group: list[Received], refused: str | None) -> list[Outcome]:
         with self._engine.begin() as conn:
             if refused is not None:
-                self._intake.reject(conn, group[0], refused)
-                return []
-            handled = (self._intake.handle(conn, message) for message in group)
-            return [result for result in handled if result is not None]
+                return [self._intake.reject(conn, group[0], Reason.REFUSED, refused)]
+            return [self._intake.handle(conn, message) for message in group]
 
-    def _confirm(self, group: list[Received], results: list[StoreResult]) -> None:
+    def _committed(self, group: list[Received], outcomes: list[Outcome]) -> None:
+        """Everything that follows the commit of ``group``: confirmations to the buoys, the
+        metrics, and only then the broker acks that let the broker forget the messages."""
+        results = [outcome.stored for outcome in outcomes if outcome.stored is not None]
         for ack in stored_acks(results):
             self._client.publish(self._topics.topic(ack.buoy, Channel.STORED), encode(ack), qos=1)
-        for result in results:
-            log.debug("%s: %d samples, %d new", result.buoy, len(result.seqs), len(result.new_seqs))
+        self._record(outcomes, datetime.now(UTC))
         current = self._connection
         for message in group:
             if message.connection == current:
                 self._client.ack(message.mid, message.qos)
+        if self._qc is not None:
+            self._qc.after_commit(results)
+
+    def _record(self, outcomes: list[Outcome], now: datetime) -> None:
+        for outcome in outcomes:
+            if outcome.rejected is not None:
+                self.metrics.quarantined(outcome.rejected)
+            elif outcome.stored is not None:
+                stored = outcome.stored
+                duplicates = len(stored.seqs) - len(stored.new_seqs)
+                self.metrics.batch(
+                    stored.buoy, stored.new_readings, duplicates, outcome.newest, now
+                )
+                log.debug("%s: %d samples, %d new", stored.buoy, len(stored.seqs), duplicates)
+            elif outcome.buoy is not None:
+                self.metrics.message(outcome.buoy)
 
 
 def _is_transient(exc: SQLAlchemyError) -> bool:

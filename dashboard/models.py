@@ -21,12 +21,15 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
+    Text,
+    false,
 )
 
 from dashboard.sqltypes import UTCDateTime
@@ -56,6 +59,19 @@ buoys = Table(
     Column("status_as_of", UTCDateTime),
     Column("status_valid_until", UTCDateTime),
     Column("next_report", UTCDateTime),
+    Column("name", String(128)),
+    Column("mooring_latitude", Double),
+    Column("mooring_longitude", Double),
+    Column("mooring_radius_m", Double),
+    Column("timezone", String(64), comment="IANA name."),
+    Column(
+        "registered",
+        Boolean,
+        nullable=False,
+        server_default=false(),
+        comment="Registered by an operator; data from others is quarantined.",
+    ),
+    Column("registered_at", UTCDateTime),
 )
 
 samples = Table(
@@ -109,4 +125,43 @@ quarantine = Table(
     Column("reason", String(MAX_REASON_CHARS), nullable=False),
     Column("payload", LargeBinary, nullable=False, comment="The first bytes of the payload."),
     Column("payload_size", Integer, nullable=False, comment="The payload's full length."),
+)
+
+# Quality control (dashboard/qc, docs/quality-control.md). QC looks up history by time, so the
+# samples get an index on (buoy, time); flags live beside the readings, which QC never touches.
+Index("ix_samples_buoy_key_time_utc", samples.c.buoy_key, samples.c.time_utc)
+
+QC_VERSION_CHARS = 16
+
+qc_configs = Table(
+    "qc_configs",
+    metadata,
+    Column("version", String(QC_VERSION_CHARS), primary_key=True, comment="Content hash."),
+    Column("resolved", Text, nullable=False, comment="Every threshold, as canonical JSON."),
+    Column("source", Text, nullable=False, comment="The QC file as written; empty: defaults."),
+    Column("first_used", UTCDateTime, nullable=False),
+    Column("last_activated", UTCDateTime, nullable=False, comment="Newest: the current one."),
+)
+
+qc_flags = Table(
+    "qc_flags",
+    metadata,
+    Column("buoy_key", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("quantity", SmallInteger, primary_key=True),
+    Column(
+        "qc_version", String(QC_VERSION_CHARS), ForeignKey("qc_configs.version"), primary_key=True
+    ),
+    Column("sensor", SmallInteger, comment="QARTOD flag from the sensor status."),
+    Column("gross_range", SmallInteger),
+    Column("spike", SmallInteger),
+    Column("rate_of_change", SmallInteger),
+    Column("flat_line", SmallInteger),
+    Column("location", SmallInteger, comment="Latitude and longitude only."),
+    Column("aggregate", SmallInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["buoy_key", "seq", "quantity"],
+        ["readings.buoy_key", "readings.seq", "readings.quantity"],
+    ),
+    sqlite_with_rowid=False,
 )

@@ -1,55 +1,86 @@
-"""Where rejected payloads go: kept for inspection, logged once per kind of error.
+"""Where rejected payloads go: kept for inspection, bounded, logged once per kind of reason.
 
 A payload that fails to decode or validate must neither crash the ingest nor touch stored
-readings, and a flood of garbage must not flood the log. ``Quarantine.add`` inserts the topic,
-the reason and the first ``MAX_QUARANTINED_BYTES`` of the payload (with its full size) in the
-caller's transaction, and logs a warning the first time each kind of reason appears (numbers in
-reasons are ignored when telling kinds apart, and at most ``MAX_KINDS_LOGGED`` kinds are
-remembered); the rest go to the debug log.
+readings, and a flood of garbage must neither flood the log nor fill the disk. ``Quarantine.add``
+inserts the topic, the reason and the first ``MAX_QUARANTINED_BYTES`` of the payload (with its
+full size) in the caller's transaction, deletes the oldest rows beyond ``max_rows`` in the same
+transaction, and logs a warning the first time each ``Reason`` appears; the rest go to the
+debug log. A reason is one of a fixed set of kinds (also the label of the quarantine metric)
+followed by details, which may quote attacker-chosen text and so are never used as a key.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Connection
 
 from dashboard.models import MAX_QUARANTINED_BYTES, MAX_REASON_CHARS, MAX_TOPIC_CHARS, quarantine
 
 log = logging.getLogger(__name__)
-_NUMBERS = re.compile(r"\d+")
-# Reasons may quote attacker-chosen text; past this many kinds, new kinds are not logged.
-MAX_KINDS_LOGGED = 256
+
+
+class Reason(StrEnum):
+    BAD_TOPIC = "topic outside the buoy tree"
+    WRONG_CHANNEL = "not a topic the ingest reads"
+    OVERSIZED = "oversized payload"
+    MALFORMED = "malformed payload"
+    WRONG_BUOY = "payload names another buoy"
+    UNKNOWN_BUOY = "unknown buoy"
+    FUTURE_TIME = "sample time in the future"
+    PAST_TIME = "sample time long before registration"
+    BAD_SEQ = "seq not sane"
+    REFUSED = "refused by the database"
+
+
+def reason_text(reason: Reason, detail: str) -> str:
+    return f"{reason}: {detail}" if detail else str(reason)
 
 
 class Quarantine:
     """Not thread-safe: owned by the one writer thread."""
 
-    def __init__(self) -> None:
-        self._kinds_seen: set[str] = set()
+    def __init__(self, max_rows: int) -> None:
+        self._max_rows = max_rows
+        self._kinds_seen: set[Reason] = set()
 
     def add(
-        self, conn: Connection, topic: str, payload: bytes, reason: str, received_at: datetime
+        self,
+        conn: Connection,
+        topic: str,
+        payload: bytes,
+        reason: Reason,
+        detail: str,
+        received_at: datetime,
     ) -> None:
-        conn.execute(
-            quarantine.insert().values(
+        text = reason_text(reason, detail)
+        newest = conn.execute(
+            quarantine.insert()
+            .values(
                 received_at=received_at,
                 topic=topic[:MAX_TOPIC_CHARS],
-                reason=reason[:MAX_REASON_CHARS],
+                reason=text[:MAX_REASON_CHARS],
                 payload=payload[:MAX_QUARANTINED_BYTES],
                 payload_size=len(payload),
             )
-        )
-        kind = _NUMBERS.sub("N", reason)
-        if kind in self._kinds_seen or len(self._kinds_seen) >= MAX_KINDS_LOGGED:
-            log.debug("quarantined a payload on %s: %s", topic, reason)
+            .returning(quarantine.c.id)
+        ).scalar_one()
+        self._trim(conn, newest)
+        if reason in self._kinds_seen:
+            log.debug("quarantined a payload on %s: %s", topic, text)
             return
-        self._kinds_seen.add(kind)
+        self._kinds_seen.add(reason)
         log.warning(
             "quarantined a payload on %s: %s (further payloads rejected for this kind of reason "
-            "are counted in the quarantine table, not logged)",
+            "are counted in the quarantine table and the metrics, not logged)",
             topic,
-            reason,
+            text,
         )
+
+    def _trim(self, conn: Connection, newest: int) -> None:
+        """Ids only grow (the newest row is never deleted, so SQLite never reuses its id):
+        everything at or below ``newest - max_rows`` is older than the rows kept."""
+        if newest > self._max_rows:
+            conn.execute(quarantine.delete().where(quarantine.c.id <= newest - self._max_rows))

@@ -33,11 +33,13 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     """What a batch did: ``seqs`` are all of its samples (now stored, whether by this call or
-    an earlier one), ``new_seqs`` those this call inserted. Both ascend."""
+    an earlier one), ``new_seqs`` those this call inserted (both ascend), ``new_readings`` the
+    readings of those."""
 
     buoy: str
     seqs: tuple[int, ...]
     new_seqs: tuple[int, ...]
+    new_readings: int = 0
 
 
 def utc_from_ms(ms: int) -> datetime:
@@ -58,7 +60,7 @@ def seq_ranges(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:
 def store_batch(conn: Connection, batch: Batch, received_at: datetime) -> StoreResult:
     """Store ``batch`` (already checked to come from ``batch.buoy``) inside ``conn``'s
     transaction."""
-    insert = _insert_for(conn)
+    insert = insert_for(conn)
     key = _touch_buoy(conn, batch.buoy, received_at, heard=True)
     sample_rows = [_sample_row(key, s, received_at) for s in batch.samples]
     new = set(
@@ -83,7 +85,10 @@ def store_batch(conn: Connection, batch: Batch, received_at: datetime) -> StoreR
         latest = {row["quantity"]: row for row in reading_rows}  # ascending seq: last wins
         _update_latest(conn, list(latest.values()))
     return StoreResult(
-        batch.buoy, tuple(sorted(s.seq for s in batch.samples)), tuple(s.seq for s in fresh)
+        batch.buoy,
+        tuple(sorted(s.seq for s in batch.samples)),
+        tuple(s.seq for s in fresh),
+        len(reading_rows),
     )
 
 
@@ -101,7 +106,7 @@ def store_status(conn: Connection, status: Status, received_at: datetime, *, liv
     conn.execute(buoys.update().where(buoys.c.key == key).values(**fields))
 
 
-def _insert_for(conn: Connection) -> Callable[[Table], Any]:
+def insert_for(conn: Connection) -> Callable[[Table], Any]:
     try:
         return _INSERTS[conn.dialect.name]
     except KeyError:
@@ -111,7 +116,7 @@ def _insert_for(conn: Connection) -> Callable[[Table], Any]:
 def _touch_buoy(conn: Connection, buoy: str, received_at: datetime, *, heard: bool) -> int:
     """The buoy's key, creating its row on first sight and moving ``last_heard`` forward."""
     heard_at = received_at if heard else None
-    stmt = _insert_for(conn)(buoys).values(id=buoy, first_seen=received_at, last_heard=heard_at)
+    stmt = insert_for(conn)(buoys).values(id=buoy, first_seen=received_at, last_heard=heard_at)
     stmt = stmt.on_conflict_do_update(
         index_elements=[buoys.c.id],
         set_={"last_heard": _later(buoys.c.last_heard, stmt.excluded.last_heard)},
@@ -144,7 +149,7 @@ def _sample_row(key: int, sample: Sample, received_at: datetime) -> dict[str, An
 
 
 def _update_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    stmt = _insert_for(conn)(latest_readings)
+    stmt = insert_for(conn)(latest_readings)
     stmt = stmt.on_conflict_do_update(
         index_elements=[latest_readings.c.buoy_key, latest_readings.c.quantity],
         set_={c: stmt.excluded[c] for c in ("seq", "value", "status")},

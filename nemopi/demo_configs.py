@@ -1,7 +1,8 @@
 """The configuration files ``nemopi demo`` writes for its processes, one TOML file each.
 
 They are ordinary config files, the same as deploy/config/ describes, so a person can read
-them in the data folder to see how a real deployment is set up.
+them in the data folder to see how a real deployment is set up. Writing the ingest's file
+also registers the demo buoys in its database, as an operator would with ``nemopi buoy add``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ DEMO_BUOYS = (
     DemoBuoy("heatwave-reef", "heatwave-reef"),
 )
 SAMPLING_INTERVAL_S = 20.0
+# Simulated buoys with a speed-up run ahead of real time: a year covers any demo's run.
+DEMO_MAX_CLOCK_AHEAD_S = 365 * 86_400
 
 
 def _toml_value(value: Any) -> str:
@@ -54,18 +58,54 @@ def _mqtt(broker_port: int) -> str:
     return _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "prefix": "nemopi"})
 
 
+def _database_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'nemopi.sqlite3'}"
+
+
 def _database(data_dir: Path) -> str:
-    return _table("database", {"url": f"sqlite:///{data_dir / 'nemopi.sqlite3'}"})
+    return _table("database", {"url": _database_url(data_dir)})
 
 
 def write_ingest_config(data_dir: Path, broker_port: int) -> Path:
-    return _write(
+    """The ingest's file; the demo buoys are registered in its database (created if new)."""
+    path = _write(
         data_dir / "ingest.toml",
         "The ingest worker.",
-        _table("", {"client_id": "nemopi-ingest", "log_level": "INFO"}),
+        _table(
+            "",
+            {
+                "client_id": "nemopi-ingest",
+                "log_level": "INFO",
+                "max_clock_ahead_s": DEMO_MAX_CLOCK_AHEAD_S,
+            },
+        ),
         _database(data_dir),
         _mqtt(broker_port),
     )
+    _register_demo_buoys(_database_url(data_dir))
+    return path
+
+
+def _register_demo_buoys(database_url: str) -> None:
+    from dashboard.db import make_engine, upgrade_database
+    from dashboard.registry import Registration, register
+
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        for b in DEMO_BUOYS:
+            site = preset(b.preset)
+            registration = Registration(
+                b.buoy_id,
+                site.site,
+                site.latitude,
+                site.longitude,
+                site.mooring_radius_m,
+                "Asia/Makassar",
+            )
+            register(engine, registration, datetime.now(UTC))
+    finally:
+        engine.dispose()
 
 
 def write_web_config(data_dir: Path, web_port: int) -> Path:

@@ -22,6 +22,10 @@ class Clock(Protocol):
         """Seconds since the Unix epoch, as the system (or the simulated world) believes."""
         ...
 
+    def real_seconds(self, clock_seconds: float) -> float:
+        """How long to wait in real time for this clock to advance ``clock_seconds``."""
+        ...
+
 
 class SystemClock:
     def monotonic(self) -> float:
@@ -33,6 +37,9 @@ class SystemClock:
 
     def utc(self) -> float:
         return time.time()
+
+    def real_seconds(self, clock_seconds: float) -> float:
+        return clock_seconds
 
 
 class SimulatedClock:
@@ -68,3 +75,7 @@ class SimulatedClock:
 
     def utc(self) -> float:
         return self.start_utc + self.monotonic()
+
+    def real_seconds(self, clock_seconds: float) -> float:
+        """Virtual time never advances by waiting (0); accelerated time ``speedup`` x faster."""
+        return 0.0 if self.speedup == 0 else clock_seconds / self.speedup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,8 @@ class Mosquitto:
             f"listener {self.port} 127.0.0.1\n"
             f"persistence true\npersistence_location {workdir}/\n"
             f"log_dest file {workdir}/mosquitto.log\n"
+            # as root, mosquitto would drop to its own user and could write neither file here
+            + ("user root\n" if os.geteuid() == 0 else "")
             + ("allow_anonymous true\n" if "allow_anonymous" not in extra_config else "")
             + extra_config
         )

@@ -14,15 +14,15 @@ BUOY = "reef-01"
 
 
 def write_config(path: Path, port: int, data_dir: Path, **tables: dict[str, Any]) -> Path:
-    """A buoy TOML file for the broker on ``port``; ``tables`` override sampling/uplink keys."""
-    sections = {
+    """A buoy TOML file for the broker on ``port``; ``tables`` override or add keys by table."""
+    sections: dict[str, dict[str, Any]] = {
+        "mqtt": {"host": "127.0.0.1", "port": port},
         "sampling": {"interval_s": 0.05},
         "uplink": {"reconnect_min_s": 0.05, "reconnect_max_s": 0.2, "resend_after_s": 2.0},
     }
     for name, values in tables.items():
         sections.setdefault(name, {}).update(values)
     lines = [f'buoy_id = "{BUOY}"', f'data_dir = "{data_dir}"', 'log_level = "DEBUG"']
-    lines += ["[mqtt]", 'host = "127.0.0.1"', f"port = {port}"]
     for name, values in sections.items():
         lines.append(f"[{name}]")
         lines += [f"{key} = {value!r}" for key, value in values.items()]

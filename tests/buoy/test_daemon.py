@@ -18,7 +18,7 @@ from nemopi.configfile import ConfigError
 from nemopi.sensor_status import SensorStatus
 from nemopi.topics import Channel, Topics
 from nemopi.wire import Status
-from sensors.clock import SystemClock
+from sensors.clock import SimulatedClock, SystemClock
 from tests.brokers import Mosquitto
 from tests.buoy.conftest import BUOY, write_config
 from tests.buoy.fake_ingest import AckingIngest, Listener, wait_until
@@ -65,6 +65,20 @@ def test_daemon_samples_and_drains_outbox_despite_a_raising_driver(
     temperatures = [s.values["water_temperature"].value for s in samples]
     assert temperatures == [25.0 + 0.25 * i for i in range(len(samples))]
     assert thermometer.closed == 1
+
+
+def test_an_accelerated_clock_gets_every_sampling_cycle(
+    make_config: Callable[..., BuoyConfig], ingest: AckingIngest
+) -> None:
+    """Waits are converted to real time: 40 clock-seconds a cycle at 400x is 0.1 s real."""
+    config = make_config(sampling={"interval_s": 40.0})
+    clock = SimulatedClock(start_utc=1.8e9, speedup=400.0)
+    daemon = BuoyDaemon(config, [Thermometer()], clock)
+    with running(daemon):
+        started = clock.monotonic()
+        wait_until(lambda: len(ingest.seqs(BUOY)) >= 12)
+        elapsed = clock.monotonic() - started
+    assert len(ingest.seqs(BUOY)) >= elapsed / 40.0 - 2  # no cycle skipped
 
 
 @pytest.mark.slow

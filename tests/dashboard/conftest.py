@@ -74,3 +74,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     yield from _engine_for(sqlite_url)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL schema, for behaviour that only PostgreSQL supports (several writers)."""
+    yield from _postgres_schema_url()

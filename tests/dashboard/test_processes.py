@@ -50,7 +50,7 @@ def test_ingest_process_stores_confirms_and_stops_on_a_signal(
     url = f"sqlite:///{tmp_path}/ingest.sqlite3"
     config = tmp_path / "ingest.toml"
     config.write_text(
-        f'client_id = "ingest-proc"\n[database]\nurl = "{url}"\n'
+        f'client_id = "ingest-proc"\naccept_unknown_buoys = true\n[database]\nurl = "{url}"\n'
         f'[mqtt]\nport = {mosquitto.port}\nprefix = "procs"\n'
     )
     peer = BuoyPeer(mosquitto, Topics("procs"))
@@ -89,7 +89,7 @@ def test_ingest_killed_mid_stream_loses_and_duplicates_nothing(
     url = f"sqlite:///{tmp_path}/ingest.sqlite3"
     config = tmp_path / "ingest.toml"
     config.write_text(
-        f'client_id = "ingest-kill"\n[database]\nurl = "{url}"\n'
+        f'client_id = "ingest-kill"\naccept_unknown_buoys = true\n[database]\nurl = "{url}"\n'
         f'[mqtt]\nport = {mosquitto.port}\nprefix = "procs"\n'
     )
     batches = [batch("reef-k", range(n, n + 10)) for n in range(1, 2001, 10)]

@@ -45,17 +45,21 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 class WireRecorder:
-    """Subscribes to every buoy's data topic and keeps each decoded batch, as sent."""
+    """Subscribes to every buoy's data topic and keeps each decoded batch, as sent.
+
+    It subscribes again on every connection, so it goes on recording after a broker restart
+    (what was published while it was away is not seen)."""
 
     def __init__(self, port: int, prefix: str = "nemopi") -> None:
         self.batches: list[Batch] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        topic = Topics(prefix).all_buoys(Channel.DATA)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-recorder")
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
         self.client.connect("127.0.0.1", port)
-        self.client.subscribe(Topics(prefix).all_buoys(Channel.DATA), qos=1)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise AssertionError("recorder could not subscribe")

@@ -59,12 +59,14 @@ def test_demo_shows_three_buoys_and_sigint_leaves_no_orphans(tmp_path: Path) -> 
                 break
         assert url, "the demo never printed the dashboard's address"
         assert time.monotonic() - started < 60
+        # The demo registers its buoys before they send anything, so wait for their data too.
         wait_until(
-            lambda: all(b.buoy_id in _page(url) for b in DEMO_BUOYS),
+            lambda: (
+                all(b.buoy_id in _page(url) for b in DEMO_BUOYS) and "water" in _page(url).lower()
+            ),
             30,
-            "the overview to show all three buoys",
+            "the overview to show all three buoys and their water readings",
         )
-        assert "water" in _page(url).lower()
 
         children = descendants(demo.pid)
         assert len(children) >= 6, "broker, ingest, web and three buoys should be running"
