@@ -10,6 +10,7 @@ address. Ctrl-C (or SIGTERM) stops the buoys first, then the ingest and web, the
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -63,7 +64,9 @@ def _broker_child(options: DemoOptions, port: int, logs: Path) -> tuple[Child, s
             "# Written by nemopi demo: a private broker for this machine only.\n"
             f"listener {port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {folder.resolve()}/\n"
-            "max_queued_messages 100000\n",
+            "max_queued_messages 100000\n" + ("user root\n" if os.geteuid() == 0 else ""),
+            # Started as root, Mosquitto drops to its own user, which cannot write its
+            # persistence file into a folder the demo's user owns.
             encoding="utf-8",
         )
         child = Child("broker", [mosquitto, "-c", str(config)], logs / "broker.log")
