@@ -64,6 +64,15 @@ class IntervalChange:
     quantity: str | None = None
     group: catalogue.Group | None = None
 
+    def quantities(self) -> tuple[str, ...]:
+        """The sampled quantities whose read interval this sets; () for the sample cycle."""
+        if self.quantity is not None:
+            return (self.quantity,)
+        if self.group is not None:
+            in_group = (q.name for q in catalogue.CATALOGUE if q.group is self.group)
+            return tuple(name for name in in_group if name in SAMPLED)
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class CalibrationStep:
@@ -182,19 +191,20 @@ def _set_interval(handlers: Handlers, args: dict[str, Any]) -> Result:
         raise CommandRefused("give quantity or group, not both")
     # Each target obeys the bounds of its TOML setting: [power.intervals] for a quantity,
     # sampling.interval_s for the cycle.
-    if quantity is not None:
-        settings = [(BaseIntervals, _sampled(quantity))]
-    elif group is not None:
-        group = _group(group)
-        in_group = (q.name for q in catalogue.CATALOGUE if q.group is group)
-        settings = [(BaseIntervals, name) for name in in_group if name in SAMPLED]
-    else:
+    change = IntervalChange(
+        seconds,
+        None if quantity is None else _sampled(quantity),
+        None if group is None else _group(group),
+    )
+    if quantity is None and group is None:
         settings = [(SamplingSettings, "interval_s")]
+    else:
+        settings = [(BaseIntervals, name) for name in change.quantities()]
     for schema, name in settings:
         problem = _setting_problem(schema, name, seconds)
         if problem:
             raise CommandRefused(f"seconds: {problem}")
-    return handlers.set_interval(IntervalChange(seconds, quantity, group))
+    return handlers.set_interval(change)
 
 
 def _group(name: str) -> catalogue.Group:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buoy.hardware_settings import HardwareSettings
+from buoy.outbox_policy import DEFAULT_MAX_ROWS
+from buoy.power_settings import PowerSettings
 from nemopi.broker_settings import MqttSettings
 from nemopi.configfile import in_range, load, log_level_setting, setting
 from nemopi.topics import is_valid_buoy_id
@@ -52,6 +54,19 @@ class UplinkSettings:
         "for two intervals.",
         check=in_range(1, 86400),
     )
+    fast_ack_s: float = setting(
+        10.0,
+        doc="A full batch the broker acknowledges within this many seconds lets the next batch "
+        "be twice as large (up to max_batch); a slower acknowledgement halves it, and none at "
+        "all sets it back to 1, as does every new connection.",
+        check=in_range(0.01, 3600),
+    )
+    drain_rate: float = setting(
+        0.0,
+        doc="Most backlog readings sent per second, on average; 0: no limit. Readings taken "
+        "since the last batch (live ones) are never held back.",
+        check=in_range(0, 10000),
+    )
     reconnect_min_s: float = setting(
         1.0,
         doc="Shortest wait before reconnecting to the broker (the backoff starts here).",
@@ -70,6 +85,16 @@ class UplinkSettings:
 
 
 @dataclass(frozen=True)
+class OutboxSettings:
+    max_rows: int = setting(
+        DEFAULT_MAX_ROWS,
+        doc="Most readings the outbox keeps, about 250 bytes each; when full, every second "
+        "reading of its older half is given up and recorded as thinned (docs/delivery.md).",
+        check=in_range(10, 100_000_000),
+    )
+
+
+@dataclass(frozen=True)
 class BuoyConfig:
     buoy_id: str = setting(
         doc="This buoy's id: its MQTT client id and topic level.", check=_buoy_id_check
@@ -79,8 +104,16 @@ class BuoyConfig:
     mqtt: MqttSettings = setting(MqttSettings(), doc="How to reach the broker.")
     sampling: SamplingSettings = setting(SamplingSettings(), doc="When to sample.")
     uplink: UplinkSettings = setting(UplinkSettings(), doc="How readings are delivered.")
+    outbox: OutboxSettings = setting(
+        OutboxSettings(), doc="How many readings wait on the card for the link."
+    )
     hardware: HardwareSettings = setting(
         HardwareSettings(), doc="Which parts are fitted and on which buses and pins."
+    )
+    power: PowerSettings = setting(
+        PowerSettings(),
+        doc="The power policy's budget: mode thresholds, energy estimates, read intervals and "
+        "radio windows (docs/power-policy.md).",
     )
     simulation: SimulationSettings | None = setting(
         None,

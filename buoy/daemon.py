@@ -7,6 +7,12 @@ is stored, no new batch is published, a retained offline status goes out and the
 cleanly. Killed at any instant instead, the daemon loses nothing: the outbox is durable and
 whatever was unconfirmed is sent again after the restart.
 
+Remote commands arrive as link events and are carried out on this same thread, through the
+durable command log (``buoy.commands``); a replaced configuration is written at the next cycle
+and put in force by an in-process restart (``RESTART``), then kept or rolled back
+(``buoy.config_trial``). systemd hears of readiness and, while sample cycles complete, gets
+its watchdog pings (``buoy.watchdog``).
+
 One process at a time drives a buoy's parts: ``run`` holds ``<data_dir>/buoy.lock``
 (``buoy_lock``) for as long as it runs, as does ``nemopi buoy calibrate``; whichever comes
 second stops with ``BuoyBusy``. The kernel drops the lock when the holder dies, even by
@@ -15,32 +21,65 @@ second stops with ``BuoyBusy``. The kernel drops the lock when the holder dies, 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import math
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
+import nemopi
+from buoy import config_trial
 from buoy.backoff import Backoff
-from buoy.calibrate import DriverCalibration, driver_calibration, record_changes
+from buoy.boot import boot_number, kernel_boot_id, new_timeline_id
+from buoy.calibrate import (
+    PROCEDURES,
+    DriverCalibration,
+    calibrate,
+    driver_calibration,
+    record_changes,
+)
 from buoy.calibration import CalibrationStore
+from buoy.command_log import CommandLog
+from buoy.commands import (
+    POWER_THRESHOLDS,
+    CalibrationStep,
+    CommandProcessor,
+    CommandRefused,
+    ConfigRollback,
+    Handlers,
+    IntervalChange,
+    PendingConfig,
+    Result,
+    RollbackDecision,
+)
 from buoy.config import BuoyConfig, load_buoy_config
 from buoy.delivery import Delivery
 from buoy.hardware import HardwareInstruments, build_hardware_instruments
+from buoy.health import HealthFigures, HealthSnapshot, SensorHealth, readings_by_sensor
 from buoy.outbox import Outbox
+from buoy.power_settings import PowerSettings
 from buoy.sampler import Sampler
-from buoy.timesource import TrustedSystemTime
+from buoy.system_probes import SystemProbes
+from buoy.timesource import TimeInputs, TimeSource, always_synchronised, kernel_clock_synchronised
 from buoy.uplink import Uplink
+from buoy.watchdog import LivenessGate, Notifier, watchdog_interval
 from nemopi.logsetup import configure_logging
+from nemopi.wire import ClockSource, CommandReply, Sample, Value
 from sensors.clock import Clock, SystemClock
+from sensors.errors import SensorError
+from sensors.ezo_ph import EzoPh
+from sensors.gas_cells import GasCells
 from sensors.reading import Sensor
 from sensors.simulation import SimulationSettings
 from sensors.simulation.assemble import GAS_CELLS, SimulatedInstruments, build_simulated_sensors
+from sensors.turbidity import TurbidityProbe
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +88,14 @@ LOCK_FILE = "buoy.lock"
 # Longest real-time wait between checks for a stop request.
 TICK_S = 0.5
 OFFLINE_REPORT_TIMEOUT_S = 2.0
+# What ``serve`` returns when the daemon stopped to start again under a configuration that
+# changed (replaced or rolled back); ``run`` restarts in-process. Should it ever become the exit
+# status (EX_TEMPFAIL), the unit's Restart=always starts the daemon again all the same.
+RESTART = 75
+# A cycle may take this long beyond two sampling intervals before the watchdog pings stop.
+CYCLE_GRACE_S = 60.0
+# Ping spacing when systemd gives no WatchdogSec (pings then go nowhere anyway).
+DEFAULT_PING_EVERY_S = 30.0
 
 
 Instruments = HardwareInstruments | SimulatedInstruments
@@ -92,7 +139,11 @@ class BuoyDaemon:
 
     Takes ownership of the sensors: ``close()`` closes them. ``clock`` must run at real speed
     or faster (waits are in real time). Samples carry the version of ``calibration`` (0
-    without one) and status reports its summary; the caller closes it.
+    without one), status reports its summary and the ``calibrate`` command records into it;
+    the caller closes it. ``config_path`` is the file ``config`` was loaded from: a
+    ``replace_config`` command rewrites it (without one, that command is refused).
+    ``time_inputs`` say what dates the samples (``time_inputs()``, docs/time.md); without them
+    ``clock`` is trusted as synchronised, on a timeline of its own.
     """
 
     def __init__(
@@ -101,56 +152,268 @@ class BuoyDaemon:
         sensors: Sequence[Sensor],
         clock: Clock,
         calibration: CalibrationStore | None = None,
+        config_path: Path | None = None,
+        time_inputs: TimeInputs | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.sensors = tuple(sensors)
+        self.calibration = calibration
+        self.config_path = config_path
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.outbox = Outbox(
-            config.data_dir / OUTBOX_FILE, config.buoy_id, config.uplink.resend_after_s
-        )
-        try:
+        with ExitStack() as opened:  # a constructor that fails half-way closes what it opened
+            self.outbox = opened.enter_context(
+                Outbox(
+                    config.data_dir / OUTBOX_FILE,
+                    config.buoy_id,
+                    config.uplink.resend_after_s,
+                    config.outbox.max_rows,
+                )
+            )
+            self.command_log = opened.enter_context(CommandLog.in_dir(config.data_dir))
             backoff = Backoff(config.uplink.reconnect_min_s, config.uplink.reconnect_max_s)
             self.uplink = Uplink(config.buoy_id, config.mqtt, backoff, self._utc_ms)
-        except BaseException:
-            self.outbox.close()
-            raise
-        summary = None if calibration is None else lambda: calibration.current().summary()
-        self.delivery = Delivery(self.outbox, self.uplink, config.uplink, clock, summary)
-        time_source = TrustedSystemTime(clock)
-        if calibration is None:
-            self.sampler = Sampler(self.sensors, time_source, self.outbox)
-        else:
-            self.sampler = Sampler(self.sensors, time_source, self.outbox, calibration.version)
+            inputs = time_inputs or TimeInputs(new_timeline_id(), always_synchronised)
+            boot = boot_number(config.data_dir, inputs.timeline)
+            opened.pop_all()
+        self.delivery = Delivery(
+            self.outbox,
+            self.uplink,
+            config.uplink,
+            clock,
+            self._extra_detail,
+            health=self._snapshot,
+            on_command=self._on_command,
+            on_check_in=self._on_check_in,
+        )
+        self.time_source = TimeSource(clock, boot, inputs, backfill=self.outbox.backfill)
+        self.sampler = Sampler(
+            self.sensors,
+            self.time_source,
+            self.outbox,
+            calibration_version=self._calibration_version,
+            config_version=self.command_log.config_version,
+        )
+        self.interval_s = config.sampling.interval_s
+        self.power = config.power
+        self.health = SensorHealth()
+        self.probes = SystemProbes(config.data_dir)
+        self.notifier = Notifier.from_environment()
+        self.gate = LivenessGate(
+            max_silence_s=self._max_silence_s(),
+            ping_every_s=(watchdog_interval() or 0) / 2 or DEFAULT_PING_EVERY_S,
+            monotonic=clock.monotonic,
+        )
+        self.processor = CommandProcessor(self.command_log, self._handlers(), self._utc_ms)
+        self.trial = self._open_trial()
+        self.outcome = 0
+        self._pending: PendingConfig | None = None
+        self._replies: list[CommandReply] = []
+        self._last_sample: Sample | None = None
         self._stop_requested = False
 
     def _utc_ms(self) -> int:
         return round(self.clock.utc() * 1000)
+
+    def _max_silence_s(self) -> float:
+        return 2 * self.interval_s + CYCLE_GRACE_S
+
+    def _open_trial(self) -> ConfigRollback | None:
+        """The configuration trial in force, its deadline counted on this daemon's clock."""
+        trial = config_trial.open_trial(self.command_log)
+        if trial is None or self.config_path is None:
+            return None
+        return config_trial.rebased(trial, self.clock.monotonic())
 
     def request_stop(self) -> None:
         """Ask ``run()`` to return after the current step; safe from a signal handler."""
         self._stop_requested = True
 
     def run(self) -> None:
-        """Sample and deliver until a stop is requested; then go offline cleanly."""
-        interval = self.config.sampling.interval_s
+        """Sample and deliver until a stop (or a restart) is requested; then go offline cleanly.
+
+        Commands received before a crash and never answered are applied first; their replies
+        go out once the link is up.
+        """
+        self._replies.extend(self.processor.recover())
         self.uplink.start()
+        self.notifier.ready()
         try:
             next_cycle = self.clock.monotonic()
             while not self._stop_requested:
                 if self.clock.monotonic() >= next_cycle:
-                    self.sampler.cycle()
-                    next_cycle = _next_slot(next_cycle, interval, self.clock.monotonic())
+                    self._cycle()
+                    next_cycle = _next_slot(next_cycle, self.interval_s, self.clock.monotonic())
                 until_next = max(0.0, next_cycle - self.clock.monotonic())
                 self.delivery.service(min(TICK_S, self.clock.real_seconds(until_next)))
+                self._after_service()
+            if self.outcome != RESTART:
+                self.notifier.stopping()
             self.delivery.finish(OFFLINE_REPORT_TIMEOUT_S)
         finally:
             self.uplink.stop()
         log.info("stopped; %d samples wait in the outbox", self.outbox.depth())
 
+    def _cycle(self) -> None:
+        """One sample cycle, then what waits for a cycle boundary (a replaced configuration)."""
+        sample = self.sampler.cycle()
+        self.gate.cycle_completed()
+        if sample is not None:
+            self._last_sample = sample
+            self.health.update(self._utc_ms(), readings_by_sensor(sample.values, self.sensors))
+        self.notifier.status(
+            f"sampling every {self.interval_s:g} s; {self.outbox.depth()} reading(s) to "
+            f"deliver; config v{self.command_log.config_version()}"
+        )
+        if self._pending is not None:
+            self._apply_pending(self._pending)
+
+    def _after_service(self) -> None:
+        self._publish_replies()
+        if self.notifier.enabled and self.gate.ping_due():
+            self.notifier.ping()
+        trial, path = self.trial, self.config_path
+        if trial is None or path is None:  # a trial is only opened with a configuration file
+            return
+        if trial.decide(self.clock.monotonic()) is RollbackDecision.ROLL_BACK:
+            config_trial.roll_back(path, self.command_log, trial)
+            self.trial = None
+            self._restart()
+
+    def _restart(self) -> None:
+        self.outcome = RESTART
+        self._stop_requested = True
+
+    # ------------------------------------------------------------ the link's news
+
+    def _on_command(self, payload: bytes) -> None:
+        reply = self.processor.handle(payload)
+        if reply is not None:
+            self._replies.append(reply)
+            self._publish_replies()
+
+    def _publish_replies(self) -> None:
+        """Hand waiting replies to the link in order; what it does not take waits (a reply is
+        also kept in the command log: the same command id sent again gets it)."""
+        while self._replies and self.uplink.connected:
+            if self.uplink.publish_reply(self._replies[0]) is None:
+                return
+            self._replies.pop(0)
+
+    def _on_check_in(self) -> None:
+        """The buoy reached the ingest: a configuration on trial has proved itself."""
+        if self.trial is None:
+            return
+        log.info("configuration v%d checked in: kept", self.trial.version)
+        self.command_log.set_config_trial(None)
+        self.trial = None
+
+    def _calibration_version(self) -> int:
+        return 0 if self.calibration is None else self.calibration.version()
+
+    def _extra_detail(self) -> dict[str, Any]:
+        """Status entries beyond the health snapshot: clock anchor, outbox policy, calibration."""
+        detail: dict[str, Any] = {
+            "time": self.time_source.summary(),
+            **self.outbox.health().detail(),
+        }
+        if self.calibration is not None:
+            detail["calibration"] = self.calibration.current().summary()
+        return detail
+
+    def _snapshot(self) -> HealthSnapshot:
+        last = self._last_sample
+        values: Mapping[str, Value] = {} if last is None else last.values
+        figures = HealthFigures(
+            software_version=nemopi.__version__,
+            config_version=self.command_log.config_version(),
+            calibration_version=self._calibration_version(),
+            clock=ClockSource.UNSYNCED if last is None else last.clock,
+            outbox_depth=self.outbox.depth(),
+            oldest_unsent=self.outbox.oldest_unconfirmed(),
+            battery_voltage=_value(values, "battery_voltage"),
+            solar_power=_value(values, "solar_power"),
+            cpu_temperature=self.probes.cpu_temperature(),
+            disk_free=self.probes.disk_free(),
+        )
+        return HealthSnapshot.of(figures, self.health)
+
+    # ------------------------------------------------------------ remote commands
+
+    def _handlers(self) -> Handlers:
+        return Handlers(
+            set_interval=self._set_interval,
+            calibrate=self._calibrate,
+            status_now=self._status_now,
+            set_power_thresholds=self._set_power_thresholds,
+            replace_config=self._replace_config,
+            current_config=lambda: (self.command_log.config_version(), self.config),
+            current_power=lambda: self.power,
+            calibration_procedures=calibration_procedures(self.sensors),
+        )
+
+    def _set_interval(self, change: IntervalChange) -> Result:
+        quantities = change.quantities()
+        if change.quantity is None and change.group is None:
+            self.interval_s = change.seconds
+            self.gate.max_silence_s = self._max_silence_s()
+            log.info("sample cycle every %g s from now", change.seconds)
+        else:
+            intervals = dataclasses.replace(
+                self.power.intervals, **{name: change.seconds for name in quantities}
+            )
+            self.power = dataclasses.replace(self.power, intervals=intervals)
+            log.info("read interval of %s: %g s", ", ".join(quantities), change.seconds)
+        target = {"quantity": change.quantity} if change.quantity else {}
+        if change.group is not None:
+            target = {"group": change.group.value}
+        return {"seconds": change.seconds} | target
+
+    def _set_power_thresholds(self, settings: PowerSettings) -> Result:
+        self.power = settings
+        return {name: getattr(settings, name) for name in POWER_THRESHOLDS}
+
+    def _status_now(self) -> Result:
+        if not self.delivery.report_now():
+            raise CommandRefused("the link did not take the report; send the command again")
+        return {}
+
+    def _calibrate(self, step: CalibrationStep) -> Result:
+        if self.calibration is None:
+            raise CommandRefused("this buoy keeps no calibration store")
+        try:
+            record = calibrate(self, self.calibration, step.procedure, step.value, clock=self.clock)
+        except (ValueError, RuntimeError, SensorError) as exc:
+            raise CommandRefused(str(exc)) from None
+        return {"calibration_version": record.version}
+
+    def _replace_config(self, pending: PendingConfig) -> Result:
+        if self.config_path is None:
+            raise CommandRefused("this daemon was not started from a configuration file")
+        if self._pending is not None and pending.version <= self._pending.version:
+            raise CommandRefused(
+                f"version {pending.version} is not newer than v{self._pending.version}, "
+                "which waits for the next cycle"
+            )
+        self._pending = pending
+        return {"version": pending.version}
+
+    def _apply_pending(self, pending: PendingConfig) -> None:
+        """Write the waiting configuration on trial and restart under it."""
+        assert self.config_path is not None  # _replace_config refuses without one
+        self._pending = None
+        config_trial.begin_trial(
+            self.config_path, pending, self.command_log, self.clock.monotonic()
+        )
+        self._restart()
+
+    # ------------------------------------------------------------ lifetime
+
     def close(self) -> None:
-        """Close the outbox and the sensors; safe to call twice."""
+        """Close the outbox, the command log, the notifier and the sensors; safe to call twice."""
         self.outbox.close()
+        self.command_log.close()
+        self.notifier.close()
         for sensor in self.sensors:
             try:
                 sensor.close()
@@ -169,6 +432,24 @@ class BuoyDaemon:
         self.close()
 
 
+def _value(values: Mapping[str, Value], quantity: str) -> float | None:
+    value = values.get(quantity)
+    return None if value is None else value.value
+
+
+def calibration_procedures(sensors: Sequence[Sensor]) -> frozenset[str]:
+    """The calibration procedures that the fitted parts support."""
+    parts: set[str] = set()
+    for sensor in sensors:
+        if isinstance(sensor, EzoPh):
+            parts.add("ph")
+        elif isinstance(sensor, GasCells):
+            parts.update(sensor.quantities)
+        elif isinstance(sensor, TurbidityProbe):
+            parts.add("turbidity")
+    return frozenset(p for p in PROCEDURES if p.split(".")[0] in parts)
+
+
 def _next_slot(previous: float, interval: float, now: float) -> float:
     """The first slot of the fixed-rate schedule after ``now``; missed slots are skipped."""
     following = previous + interval
@@ -180,7 +461,8 @@ def _next_slot(previous: float, interval: float, now: float) -> float:
 
 
 def serve(daemon: BuoyDaemon) -> int:
-    """Run ``daemon`` until SIGTERM or SIGINT (from the main thread); 0 after a clean stop."""
+    """Run ``daemon`` until SIGTERM or SIGINT (from the main thread); 0 after a clean stop,
+    ``RESTART`` when it stopped to start again under a changed configuration."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("%s received: finishing the current cycle", signal.Signals(signum).name)
@@ -192,7 +474,7 @@ def serve(daemon: BuoyDaemon) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return 0
+    return daemon.outcome
 
 
 def open_simulated_instruments(
@@ -248,19 +530,54 @@ def open_instruments(
     return instruments, clock
 
 
+def time_inputs(instruments: Instruments, simulate: bool) -> TimeInputs:
+    """What the daemon's time source listens to. Both hear the GPS driver (on the simulated
+    reef its fix time is simulated UTC). On the buoy: the kernel's boot and NTP state. On the
+    simulated reef: its clock, which is the world's UTC and so trusted as NTP, and which
+    starts afresh with each run (a timeline of its own)."""
+    gps = None if instruments.gps is None else instruments.gps.last_fix
+    if simulate:
+        return TimeInputs(new_timeline_id(), always_synchronised, gps)
+    return TimeInputs(kernel_boot_id(), kernel_clock_synchronised, gps)
+
+
 def run(config_path: Path, simulate: bool = False) -> int:
     """The buoy process: load the configuration, build the sensors, serve until stopped.
 
+    Each start (and each in-process restart after a configuration change) first counts
+    against a configuration on trial and rolls it back when it has had its chances
+    (``config_trial.settle_at_start``), before the parts are built: a configuration whose
+    hardware fails to build is rolled back too, after a few restarts by systemd.
+
     Raises ``ConfigError`` (also for a bus or pin that cannot be opened), ``SensorSetupError``,
-    ``BuoyBusy``, ``OutboxError``, ``CalibrationStoreError`` or ``OSError`` (an unreadable
-    password or CA file) when it cannot start; returns 0 after a clean stop.
+    ``BuoyBusy``, ``OutboxError``, ``CalibrationStoreError``, ``CommandLogError`` or
+    ``OSError`` (an unreadable password or CA file) when it cannot start; returns 0 after a
+    clean stop.
     """
-    config = load_buoy_config(config_path)
+    config = load_buoy_config(config_path)  # buoy_id and data_dir never change remotely
     configure_logging(config.log_level, f"buoy[{config.buoy_id}]")
     with (
         buoy_lock(config.data_dir, "nemopi buoy run"),
         CalibrationStore.in_dir(config.data_dir) as calibration,
     ):
-        instruments, clock = open_instruments(config, simulate, calibration)
-        with instruments, BuoyDaemon(config, instruments.sensors, clock, calibration) as daemon:
-            return serve(daemon)
+        while True:
+            with CommandLog.in_dir(config.data_dir) as command_log:
+                config_trial.settle_at_start(config_path, command_log)
+            config = load_buoy_config(config_path)
+            configure_logging(config.log_level, f"buoy[{config.buoy_id}]")
+            instruments, clock = open_instruments(config, simulate, calibration)
+            with (
+                instruments,
+                BuoyDaemon(
+                    config,
+                    instruments.sensors,
+                    clock,
+                    calibration,
+                    config_path,
+                    time_inputs(instruments, simulate),
+                ) as daemon,
+            ):
+                outcome = serve(daemon)
+            if outcome != RESTART:
+                return outcome
+            log.info("starting again under the configuration in %s", config_path)

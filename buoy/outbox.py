@@ -21,6 +21,10 @@ Promises:
   whatever was unconfirmed is sent again (the ingest is idempotent).
 * **Only publishable rows.** ``append()`` checks that the sample encodes and decodes as a wire
   batch, so no row can later block delivery; values are kept as given (CBOR floats, bit-exact).
+* **Bounded, and accounted for.** At most ``max_rows`` rows wait; a full outbox is thinned by
+  the rule in ``buoy.outbox_policy`` in the same transaction as the append that found it full,
+  and every reading given up, or refused by a full card, is recorded in the ``dropped`` table
+  (``health()`` counts them for the status report).
 
 Losing a sent mark or a delete is harmless (it costs a resend), so those transactions skip the
 fsync (``synchronous=NORMAL`` in WAL mode keeps the database consistent, it may only roll the
@@ -41,6 +45,9 @@ from typing import Any
 
 import cbor2
 
+from buoy import outbox_policy
+from buoy.outbox_policy import DEFAULT_MAX_ROWS, DropReason, Loss, OutboxHealth
+from buoy.timesource import Anchor
 from nemopi import catalogue, wire
 from nemopi.sensor_status import SensorStatus
 from nemopi.wire import ClockSource, Sample, Value
@@ -57,6 +64,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL)",
     "CREATE TABLE IF NOT EXISTS samples "
     "(seq INTEGER PRIMARY KEY, sent_at REAL, body BLOB NOT NULL)",
+    outbox_policy.SCHEMA,
 )
 
 
@@ -88,12 +96,20 @@ class Draft:
 
 
 class Outbox:
-    """The outbox database at ``path`` for buoy ``buoy``; a context manager."""
+    """The outbox database at ``path`` for buoy ``buoy``, holding at most ``max_rows``
+    readings; a context manager."""
 
-    def __init__(self, path: Path, buoy: str, resend_after_s: float) -> None:
+    def __init__(
+        self, path: Path, buoy: str, resend_after_s: float, max_rows: int = DEFAULT_MAX_ROWS
+    ) -> None:
+        if max_rows < 2:
+            raise ValueError(f"max_rows must be at least 2, not {max_rows}")
         self.path = path
         self.buoy = buoy
         self.resend_after_s = resend_after_s
+        self.max_rows = max_rows
+        self._rows = 0  # rows waiting, kept in step with every append, thinning and delete
+        self._unrecorded: dict[DropReason, Loss] = {}  # lost to the card, not yet in dropped
         # Built on one thread and used on another (the daemon's), one at a time.
         self._db: sqlite3.Connection | None = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False
@@ -124,29 +140,68 @@ class Outbox:
             raise OutboxError(f"{self.path} holds readings of buoy {owner!r}, not {self.buoy!r}")
         with self._write(durable=False):
             db.execute("UPDATE samples SET sent_at = NULL WHERE sent_at IS NOT NULL")
+        self._rows = self.depth()
 
     # ------------------------------------------------------------ the lifecycle of a row
 
     def append(self, draft: Draft) -> Sample:
         """Number ``draft``, store it durably in one transaction, and return the sample.
 
-        ValueError (before anything is written) when the sample could not travel on the wire.
+        A full outbox is thinned first, in that transaction. ValueError (before anything is
+        written) when the sample could not travel on the wire; ``sqlite3.Error`` when the card
+        would not take it, which is counted as a lost reading and recorded with the next
+        append that succeeds.
         """
         _check_publishable(self.buoy, draft.numbered(1))
         body = _pack(draft)
-        with self._write():
-            seq = int(self._meta("next_seq"))
-            self._conn.execute("INSERT INTO samples (seq, body) VALUES (?, ?)", (seq, body))
-            self._set_meta("next_seq", seq + 1)
+        try:
+            with self._write():
+                rows, thinned = self._make_room()
+                for loss in self._unrecorded.values():
+                    outbox_policy.record_loss(self._conn, loss)
+                seq = int(self._meta("next_seq"))
+                self._conn.execute("INSERT INTO samples (seq, body) VALUES (?, ?)", (seq, body))
+                self._set_meta("next_seq", seq + 1)
+        except sqlite3.Error as exc:
+            reason = DropReason.of_error(exc)
+            self._unrecorded.setdefault(reason, Loss(reason)).add(draft.time_ms)
+            raise
+        for loss in self._unrecorded.values():
+            log.warning("recorded %d readings lost as %s", loss.count, loss.reason)
+        self._unrecorded.clear()
+        if thinned is not None:
+            log.warning(
+                "outbox full (%d readings): thinned %d of the older half, seq %d..%d",
+                self.max_rows,
+                thinned.count,
+                thinned.first,
+                thinned.last,
+            )
+        self._rows = rows + 1
         return draft.numbered(seq)
 
-    def due(self, limit: int, now: float) -> list[Sample]:
-        """Up to ``limit`` samples to send, in sequence order: unsent ones, and sent ones whose
-        confirmation is overdue at monotonic time ``now``."""
+    def _make_room(self) -> tuple[int, outbox_policy.ThinnedSpan | None]:
+        """Thin a full outbox (inside the append's transaction); the rows left, and what was
+        thinned."""
+        if self._rows < self.max_rows:
+            return self._rows, None
+        rows = self.depth()  # count again before giving any reading up
+        if rows < self.max_rows:
+            return rows, None
+        thinned = outbox_policy.thin(self._conn, self.max_rows, _time_ms)
+        return rows - (0 if thinned is None else thinned.count), thinned
+
+    def due(
+        self, limit: int, now: float, after: int = 0, newest_first: bool = False
+    ) -> list[Sample]:
+        """Up to ``limit`` samples numbered above ``after`` to send: unsent ones, and sent ones
+        whose confirmation is overdue at monotonic time ``now``. The oldest of them in sequence
+        order, or with ``newest_first`` the newest of them, newest first."""
+        order = "DESC" if newest_first else "ASC"
         rows = self._conn.execute(
-            "SELECT seq, body FROM samples WHERE sent_at IS NULL OR sent_at <= ? "
-            "ORDER BY seq LIMIT ?",
-            (now - self.resend_after_s, limit),
+            "SELECT seq, body FROM samples WHERE seq > ? AND (sent_at IS NULL OR sent_at <= ?) "
+            f"ORDER BY seq {order} LIMIT ?",
+            (after, now - self.resend_after_s, limit),
         )
         return [s for s in (self._unpack(seq, body) for seq, body in rows) if s is not None]
 
@@ -173,6 +228,7 @@ class Outbox:
                         (first, last, DELETE_CHUNK),
                     )
                 deleted += cursor.rowcount
+                self._rows -= cursor.rowcount
                 if cursor.rowcount < DELETE_CHUNK:
                     break
         highest = max((last for _, last in ranges), default=0)
@@ -196,6 +252,39 @@ class Outbox:
         with self._write():
             self._set_meta("next_seq", highest_stored + 1)
 
+    def backfill(self, boot: int, anchor: Anchor) -> int:
+        """Date the unsynchronised samples of ``boot`` from ``anchor`` in one transaction;
+        the number dated.
+
+        Each becomes BACKFILLED at ``anchor.utc_at(its uptime)``; seq, values and versions
+        stay as they were. Samples of other boots keep their uptime: it counts on another run
+        of the monotonic clock. Samples already sent are dated too; if the ingest stored their
+        unsynchronised copy first it keeps that one, and dates it from the anchor in the status
+        (docs/time.md). A time before the wire's window could only come from a wrong anchor:
+        such a sample stays unsynchronised.
+        """
+        dated: list[tuple[bytes, int]] = []
+        with self._write():
+            for seq, body in self._conn.execute("SELECT seq, body FROM samples").fetchall():
+                sample = self._unpack(seq, body)
+                if sample is None or (sample.clock, sample.boot) != (ClockSource.UNSYNCED, boot):
+                    continue
+                utc = anchor.utc_at(sample.time_ms)
+                if utc < wire.MIN_UTC_MS:
+                    log.error("seq %d: anchor %s dates it before 2000; left unsynced", seq, anchor)
+                    continue
+                draft = Draft(
+                    utc,
+                    ClockSource.BACKFILLED,
+                    sample.values,
+                    sample.boot,
+                    sample.config_version,
+                    sample.calibration_version,
+                )
+                dated.append((_pack(draft), seq))
+            self._conn.executemany("UPDATE samples SET body = ? WHERE seq = ?", dated)
+        return len(dated)
+
     # ------------------------------------------------------------ what is inside
 
     def depth(self) -> int:
@@ -209,6 +298,16 @@ class Outbox:
     def next_seq(self) -> int:
         """The number the next appended sample will get."""
         return int(self._meta("next_seq"))
+
+    def health(self) -> OutboxHealth:
+        """Depth, size on the card and every reading given up, for the status report."""
+        oldest = self.oldest_unconfirmed()
+        return outbox_policy.read_health(
+            self._conn,
+            self.max_rows,
+            None if oldest is None else oldest.time_ms,
+            tuple(self._unrecorded.values()),
+        )
 
     # ------------------------------------------------------------ lifetime
 
@@ -248,7 +347,8 @@ class Outbox:
             try:
                 yield
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         finally:
@@ -288,6 +388,15 @@ def _pack(draft: Draft) -> bytes:
             values,
         ]
     )
+
+
+def _time_ms(body: bytes) -> int | None:
+    """The timestamp of a row body; None when the row is unreadable."""
+    try:
+        time_ms = cbor2.loads(body)[0]
+    except (ValueError, TypeError, IndexError, cbor2.CBORDecodeError):
+        return None
+    return time_ms if isinstance(time_ms, int) else None
 
 
 def _unpack(seq: int, body: bytes) -> Sample:

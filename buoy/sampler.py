@@ -5,7 +5,9 @@ the sensors declare: an exception that escapes a driver becomes ``DEVICE_ERROR``
 sensor's quantities, a value that is not a finite number (or too large for the wire) becomes
 ``GARBAGE``, and a quantity a driver forgot to report becomes ``DEVICE_ERROR``. The sample is
 appended in one transaction; only a failing SD card can lose it, and that is logged. Each
-sample carries the calibration version current when it was taken (``buoy.calibration``).
+sample carries the calibration version current when it was taken (``buoy.calibration``) and
+the time its stamp source gave when the cycle began (on the buoy ``buoy.timesource``: GPS, NTP,
+or the boot and uptime until the clock is known).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from buoy.outbox import Draft, Outbox
-from buoy.timesource import TimeSource
+from buoy.timesource import StampSource
 from nemopi import catalogue
 from nemopi.sensor_status import SensorStatus
 from nemopi.wire import MAX_SCALED, Sample, Value
@@ -25,7 +27,7 @@ from sensors.reading import Sensor
 log = logging.getLogger(__name__)
 
 
-def _uncalibrated() -> int:
+def _unversioned() -> int:
     return 0
 
 
@@ -33,14 +35,16 @@ class Sampler:
     def __init__(
         self,
         sensors: Sequence[Sensor],
-        time_source: TimeSource,
+        time_source: StampSource,
         outbox: Outbox,
-        calibration_version: Callable[[], int] = _uncalibrated,
+        calibration_version: Callable[[], int] = _unversioned,
+        config_version: Callable[[], int] = _unversioned,
     ) -> None:
         self.sensors = tuple(sensors)
         self.time_source = time_source
         self.outbox = outbox
         self.calibration_version = calibration_version
+        self.config_version = config_version
 
     def cycle(self) -> Sample | None:
         """Take and store one sample; None only when the outbox could not store it."""
@@ -57,6 +61,7 @@ class Sampler:
             stamp.clock,
             values,
             stamp.boot,
+            config_version=self.config_version(),
             calibration_version=self.calibration_version(),
         )
         try:

@@ -6,12 +6,19 @@ Promises:
   subscription and queues ``stored`` acknowledgements while the link is down.
 * A Last Will publishes a retained ``Status(online=False)`` on ``<prefix>/<buoy>/status`` when
   the link dies without a clean disconnect.
-* Subscribes to its own ``<prefix>/<buoy>/stored`` only; a payload there that is not a valid
-  ``StoredAck`` for this buoy is logged and ignored.
+* Subscribes to its own ``<prefix>/<buoy>/stored`` and ``<prefix>/<buoy>/cmd`` only (exact
+  topics, never a wildcard); a payload on stored that is not a valid ``StoredAck`` for this
+  buoy is logged and ignored. A command payload is handed over undecoded: the daemon's thread
+  decodes, logs and answers it (``buoy.commands``), never paho's.
 * Reconnects with exponential backoff and full jitter (``buoy.backoff``): paho's network
   thread does the reconnecting, but each of its waits is set from our backoff just before it
   starts (paho's own waits are the same on every buoy, so a fleet would reconnect in step).
 * paho's in-memory queue stays small and bounded: the outbox is the buffer, not RAM.
+* A connection that hears nothing from the broker for 1.4 x ``keepalive_s`` is closed
+  without a DISCONNECT (so the broker still publishes the Last Will) and paho reconnects:
+  a half-open link is given up within 1.5 x keepalive (``buoy.link_watch``), where paho alone
+  takes about 2 x. paho reports every packet it receives in a ``Received ...`` log line,
+  the one public signal it gives for a PINGRESP; that is what counts as hearing the broker.
 * Nothing here touches the outbox. What happens on paho's network thread (connected, a
   PUBACK, a stored acknowledgement) becomes an event in a queue that the daemon's thread
   drains. An exception in a callback is logged by paho and never ends that thread.
@@ -19,8 +26,10 @@ Promises:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,10 +39,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from buoy.backoff import Backoff
+from buoy.link_watch import SILENCE_FACTOR, LinkWatch
 from nemopi import wire
 from nemopi.broker_settings import MqttSettings
 from nemopi.topics import Channel, Topics
-from nemopi.wire import Batch, Sample, Status, StoredAck
+from nemopi.wire import Batch, CommandReply, Sample, Status, StoredAck
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +72,14 @@ class Stored:
     ack: StoredAck
 
 
-Event = Connected | Published | Stored
+@dataclass(frozen=True, slots=True)
+class CommandReceived:
+    """A payload arrived on this buoy's command topic (not yet decoded or checked)."""
+
+    payload: bytes
+
+
+Event = Connected | Published | Stored | CommandReceived
 
 
 class Uplink:
@@ -83,12 +100,15 @@ class Uplink:
         self.data_topic = topics.topic(buoy, Channel.DATA)
         self.status_topic = topics.topic(buoy, Channel.STATUS)
         self.stored_topic = topics.topic(buoy, Channel.STORED)
+        self.command_topic = topics.topic(buoy, Channel.COMMAND)
+        self.reply_topic = topics.topic(buoy, Channel.REPLY)
         self._settings = settings
         self._backoff = backoff
         self._utc_ms = utc_ms
         self._events: queue.Queue[Event] = queue.Queue()
         self._connected = threading.Event()
         self._started = False
+        self._watch = LinkWatch(SILENCE_FACTOR * settings.keepalive_s, self._close_silent)
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -113,6 +133,7 @@ class Uplink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
         client.connect_async(s.host, s.port, s.keepalive_s)
         return client
 
@@ -127,6 +148,7 @@ class Uplink:
         if self._started:
             raise RuntimeError("uplink already started")
         self._started = True
+        self._watch.start()
         self._client.loop_start()
 
     def next_event(self, timeout: float) -> Event | None:
@@ -144,6 +166,11 @@ class Uplink:
         """Publish a retained status report; its message id, or None when paho did not take it."""
         return self._publish(self.status_topic, wire.encode(status), retain=True)
 
+    def publish_reply(self, reply: CommandReply) -> int | None:
+        """Publish the answer to a command (not retained); its message id, or None when paho
+        did not take it."""
+        return self._publish(self.reply_topic, wire.encode(reply))
+
     def _publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
         if not self.connected:
             return None
@@ -160,6 +187,7 @@ class Uplink:
         self._started = False
         self._client.disconnect()
         self._client.loop_stop()
+        self._watch.close()
         self._connected.clear()
 
     # ------------------------------------------------------------ paho's network thread
@@ -181,7 +209,8 @@ class Uplink:
             return
         log.info("connected to %s:%d", self._settings.host, self._settings.port)
         self._backoff.reset()
-        client.subscribe(self.stored_topic, qos=QOS)
+        self._watch.arm(client.socket())
+        client.subscribe([(self.stored_topic, QOS), (self.command_topic, QOS)])
         self._connected.set()
         self._events.put(Connected())
 
@@ -189,6 +218,7 @@ class Uplink:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self._connected.clear()
+        self._watch.disarm()
         if self._started:
             self._wait_before_reconnecting(reason)
         else:
@@ -197,12 +227,37 @@ class Uplink:
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self._wait_before_reconnecting("connection failed")
 
+    def _on_log(self, client: mqtt.Client, userdata: Any, level: int, message: str) -> None:
+        if message.startswith("Received "):
+            self._watch.heard()
+
+    # ------------------------------------------------------------ the link watch's thread
+
+    def _close_silent(self, sock: object) -> None:
+        """Shut the silent connection ``sock`` down under paho, which then sees it closed
+        and reconnects; a connection paho has replaced meanwhile is left alone."""
+        if not isinstance(sock, socket.socket) or self._client.socket() is not sock:
+            return
+        log.warning(
+            "nothing heard from the broker for %.1f s: closing the link", self._watch.limit_s
+        )
+        # A duplicate descriptor of the same connection: shutting it down ends the connection
+        # without touching paho's socket object (a TLS one is not safe to share).
+        with (
+            contextlib.suppress(OSError),
+            socket.fromfd(sock.fileno(), sock.family, sock.type) as dup,
+        ):
+            dup.shutdown(socket.SHUT_RDWR)
+
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
     ) -> None:
         self._events.put(Published(mid))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.command_topic:
+            self._events.put(CommandReceived(bytes(message.payload)))
+            return
         if message.topic != self.stored_topic:
             log.warning("ignoring a message on %s", message.topic)
             return

@@ -1,5 +1,8 @@
 """A buoy daemon process with fake sensors, for the tests that kill it: ``python -m
-tests.buoy.daemon_child <config.toml>``. Exits with what ``serve`` returns."""
+tests.buoy.daemon_child <config.toml> [<hang file>]``. Exits with what ``serve`` returns.
+
+With a hang file, the sensor's ``read()`` blocks while that file exists (and creates
+``<hang file>.hung`` when it does), like a driver stuck on a dead bus."""
 
 from __future__ import annotations
 
@@ -10,15 +13,17 @@ from buoy.config import load_buoy_config
 from buoy.daemon import BuoyDaemon, serve
 from nemopi.logsetup import configure_logging
 from sensors.clock import SystemClock
-from tests.buoy.fake_sensors import Thermometer
+from sensors.reading import Sensor
+from tests.buoy.fake_sensors import Hanging, Thermometer
 
 
-def main(config_path: Path) -> int:
+def main(config_path: Path, hang: Path | None = None) -> int:
     config = load_buoy_config(config_path)
     configure_logging(config.log_level, "buoy-under-test")
-    with BuoyDaemon(config, [Thermometer()], SystemClock()) as daemon:
+    sensor: Sensor = Thermometer() if hang is None else Hanging(hang, hang.with_suffix(".hung"))
+    with BuoyDaemon(config, [sensor], SystemClock(), config_path=config_path) as daemon:
         return serve(daemon)
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(*(Path(arg) for arg in sys.argv[1:3])))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from sensors.reading import Reading
 
 
@@ -52,6 +55,27 @@ class Scripted:
 
     def read(self) -> list[Reading]:
         return list(self._readings)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        return None
+
+
+class Hanging:
+    """A thermometer whose ``read()`` blocks, like a driver stuck on a dead bus, for as long as
+    the file ``hang`` exists; it creates ``hung`` when it starts blocking."""
+
+    name = "hanging"
+    quantities = ("water_temperature",)
+
+    def __init__(self, hang: Path, hung: Path) -> None:
+        self.hang = hang
+        self.hung = hung
+
+    def read(self) -> list[Reading]:
+        while self.hang.exists():
+            self.hung.touch()
+            time.sleep(0.05)
+        return [Reading("water_temperature", 25.0)]
 
     def close(self) -> None:
         return None

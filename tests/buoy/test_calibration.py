@@ -443,7 +443,7 @@ def test_the_status_carries_the_calibration_summary_through_the_wire(
         "buffer_ph": 10.0
     }
     assert calibration["no"]["zero_offset_mv"] == 2.0
-    assert decoded.detail["outbox"] == 0
+    assert decoded.detail["outbox_depth"] == 0
 
 
 # -- the technician's command --------------------------------------------------------------------

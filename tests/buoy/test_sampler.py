@@ -44,6 +44,26 @@ def test_cycle_stores_one_sample_with_every_sensor_value_and_trusted_time(
     assert outbox.due(10, now=0.0) == [sample]
 
 
+def test_every_sample_names_the_configuration_and_calibration_it_was_taken_under(
+    outbox: Outbox,
+) -> None:
+    versions = {"config": 3, "calibration": 7}
+    taker = Sampler(
+        [Thermometer()],
+        TrustedSystemTime(SimulatedClock(START_UTC)),
+        outbox,
+        calibration_version=lambda: versions["calibration"],
+        config_version=lambda: versions["config"],
+    )
+    first = taker.cycle()
+    versions["config"] = 4
+    second = taker.cycle()
+    assert first is not None and second is not None
+    assert (first.config_version, first.calibration_version) == (3, 7)
+    assert (second.config_version, second.calibration_version) == (4, 7)
+    assert outbox.due(10, now=0.0) == [first, second]
+
+
 def test_driver_that_raises_yields_device_errors_and_others_still_sampled(
     outbox: Outbox,
 ) -> None:

@@ -76,7 +76,7 @@ def test_samples_arrive_as_valid_batches_bounded_and_in_order(
         return len(received) >= len(seqs)
 
     link.pump_until(all_received)
-    assert received == seqs
+    assert received == [seqs[-1], *seqs[:-1]]  # live first: the newest, then oldest first
     listener.close()
 
 
