@@ -250,7 +250,7 @@ class IngestWorker:
         with self._engine.begin() as conn:
             if refused is not None:
                 return [self._intake.reject(conn, group[0], Reason.REFUSED, refused)]
-            return [self._intake.handle(conn, message) for message in group]
+            return self._intake.handle_group(conn, group)
 
     def _committed(self, group: list[Received], outcomes: list[Outcome]) -> None:
         """Everything that follows the commit of ``group``: confirmations to the buoys, the
@@ -270,13 +270,15 @@ class IngestWorker:
         for outcome in outcomes:
             if outcome.rejected is not None:
                 self.metrics.quarantined(outcome.rejected)
-            elif outcome.stored is not None:
+            if outcome.stored is not None:
                 stored = outcome.stored
                 duplicates = len(stored.seqs) - len(stored.new_seqs)
                 self.metrics.batch(
                     stored.buoy, stored.new_readings, duplicates, outcome.newest, now
                 )
-                log.debug("%s: %d samples, %d new", stored.buoy, len(stored.seqs), duplicates)
+                log.debug(
+                    "%s: %d samples, %d new", stored.buoy, len(stored.seqs), len(stored.new_seqs)
+                )
             elif outcome.buoy is not None:
                 self.metrics.message(outcome.buoy)
 

@@ -9,6 +9,7 @@ bulk inserts stay cheap: the time lives once per sample.
 ``latest_readings`` is a derived cache (one row per buoy and quantity, the reading with the
 highest seq) so the overview page costs one small query whatever the history holds; it can be
 rebuilt from ``readings`` at any time. ``quarantine`` keeps payloads the ingest rejected.
+``calibrations`` keeps the calibration records buoys report, never updated either.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -164,4 +166,30 @@ qc_flags = Table(
         ["readings.buoy_key", "readings.seq", "readings.quantity"],
     ),
     sqlite_with_rowid=False,
+)
+
+# Calibrations (dashboard/calibrations.py, docs/calibration.md): the records a buoy reports in
+# its status, insert-only like the raw data. A sample's calibration_version names the record
+# that started it; the values stay as the buoy sent them, as canonical JSON text.
+MAX_PART_CHARS = 64
+MAX_PROCEDURE_CHARS = 256
+
+calibrations = Table(
+    "calibrations",
+    metadata,
+    Column("buoy_key", Integer, ForeignKey("buoys.key"), primary_key=True),
+    Column(
+        "version",
+        BigInteger,
+        primary_key=True,
+        autoincrement=False,
+        comment="The buoy's calibration version this record started.",
+    ),
+    Column("part", String(MAX_PART_CHARS), primary_key=True),
+    Column("procedure", String(MAX_PROCEDURE_CHARS), nullable=False),
+    Column("values_json", Text, nullable=False, comment="The values reported, canonical JSON."),
+    Column("calibrated_at", UTCDateTime, nullable=False, comment="The buoy's UTC time of it."),
+    Column("received_at", UTCDateTime, nullable=False, comment="When the dashboard got it."),
+    Column("status_as_of", UTCDateTime, nullable=False, comment="as_of of the status it came in."),
+    UniqueConstraint("buoy_key", "version"),  # a version names one record on the buoy
 )

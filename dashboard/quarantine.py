@@ -32,6 +32,8 @@ class Reason(StrEnum):
     FUTURE_TIME = "sample time in the future"
     PAST_TIME = "sample time long before registration"
     BAD_SEQ = "seq not sane"
+    BAD_CALIBRATION = "malformed calibration summary"
+    CALIBRATION_CONFLICT = "calibration differs from the stored record"
     REFUSED = "refused by the database"
 
 

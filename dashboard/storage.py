@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, case
+from sqlalchemy import ColumnElement, Connection, Table, case, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.models import buoys, latest_readings, readings, samples
+from dashboard.sqltypes import UTCDateTime
 from nemopi.catalogue import CATALOGUE
 from nemopi.wire import Batch, ClockSource, Sample, Status
 
@@ -57,11 +58,16 @@ def seq_ranges(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
-def store_batch(conn: Connection, batch: Batch, received_at: datetime) -> StoreResult:
+def store_batch(
+    conn: Connection, batch: Batch, received_at: datetime, key: int | None = None
+) -> StoreResult:
     """Store ``batch`` (already checked to come from ``batch.buoy``) inside ``conn``'s
-    transaction."""
+    transaction. Without ``key`` the buoy's row is created if need be and its ``last_heard``
+    moved forward here; a caller that passes the buoy's ``key`` calls ``mark_heard`` itself,
+    once for many batches (one statement less per batch)."""
     insert = insert_for(conn)
-    key = _touch_buoy(conn, batch.buoy, received_at, heard=True)
+    if key is None:
+        key = _touch_buoy(conn, batch.buoy, received_at, heard=True)
     sample_rows = [_sample_row(key, s, received_at) for s in batch.samples]
     new = set(
         conn.execute(
@@ -92,10 +98,11 @@ def store_batch(conn: Connection, batch: Batch, received_at: datetime) -> StoreR
     )
 
 
-def store_status(conn: Connection, status: Status, received_at: datetime, *, live: bool) -> None:
+def store_status(conn: Connection, status: Status, received_at: datetime, *, live: bool) -> int:
     """Record ``status`` as the buoy's current one (statuses apply in arrival order, which
-    MQTT keeps per topic). A live online status also counts as hearing from the buoy; a
-    retained copy replayed at subscription, or a Last Will sent by the broker, does not."""
+    MQTT keeps per topic) and return the buoy's key. A live online status also counts as
+    hearing from the buoy; a retained copy replayed at subscription, or a Last Will sent by the
+    broker, does not."""
     fields = {
         "online": status.online,
         "status_as_of": utc_from_ms(status.as_of_ms),
@@ -104,6 +111,17 @@ def store_status(conn: Connection, status: Status, received_at: datetime, *, liv
     }
     key = _touch_buoy(conn, status.buoy, received_at, heard=live and status.online)
     conn.execute(buoys.update().where(buoys.c.key == key).values(**fields))
+    return key
+
+
+def mark_heard(conn: Connection, key: int, heard_at: datetime) -> None:
+    """Move the ``last_heard`` of the buoy with ``key`` forward to ``heard_at``."""
+    offered = literal(heard_at, UTCDateTime)
+    conn.execute(
+        buoys.update()
+        .where(buoys.c.key == key)
+        .values(last_heard=_later(buoys.c.last_heard, offered))
+    )
 
 
 def insert_for(conn: Connection) -> Callable[[Table], Any]:

@@ -7,18 +7,25 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 
+from dashboard.config import DatabaseSettings, IngestConfig
 from dashboard.db import make_engine
 from dashboard.ingest import IngestWorker
+from dashboard.intake import Intake, Received
 from dashboard.models import buoys
+from dashboard.quarantine import Reason
+from nemopi.broker_settings import MqttSettings
 from nemopi.topics import Channel
 from nemopi.wire import Batch, encode
 from tests.brokers import Mosquitto, free_port
-from tests.dashboard.builders import batch, sample, status
+from tests.dashboard.builders import NOW, batch, sample, status
 from tests.dashboard.ingest_harness import (
+    PREFIX,
     TOPICS,
     ingest_config,
     register_buoys,
@@ -154,3 +161,31 @@ def test_metrics_count_messages_readings_duplicates_and_lag_per_buoy(
     assert metrics['nemopi_ingest_duplicate_samples_total{buoy="reef-a"}'] == 2
     assert metrics['nemopi_ingest_quarantined_total{reason="malformed payload"}'] == 1
     assert 119 < metrics['nemopi_ingest_lag_seconds{buoy="reef-a"}'] < 150
+
+
+def test_a_group_checks_seqs_against_what_it_stored_and_moves_last_heard_once_per_buoy(
+    engine: Engine,
+) -> None:
+    register_buoys(engine, "reef-a", "reef-b")
+    config = IngestConfig(DatabaseSettings(str(engine.url)), MqttSettings(prefix=PREFIX))
+    intake = Intake(TOPICS, replace(config, max_seq_jump=100))
+    plan = [("reef-a", range(1, 11)), ("reef-a", range(101, 111)), ("reef-b", range(1, 6))]
+    plan.append(("reef-a", range(250, 251)))  # beyond 110 + 100 once the group stored 110
+    messages = [
+        Received(
+            TOPICS.topic(buoy, Channel.DATA),
+            encode(batch(buoy, seqs)),
+            1,
+            1,
+            False,
+            NOW + timedelta(seconds=n),
+            1,
+        )
+        for n, (buoy, seqs) in enumerate(plan)
+    ]
+    with engine.begin() as conn:
+        outcomes = intake.handle_group(conn, sorted(messages, key=lambda m: m.topic))
+    assert [o.rejected for o in outcomes] == [None, None, Reason.BAD_SEQ, None]
+    with engine.connect() as conn:
+        heard = {buoy: at for buoy, at in conn.execute(select(buoys.c.id, buoys.c.last_heard))}
+    assert heard == {"reef-a": NOW + timedelta(seconds=1), "reef-b": NOW + timedelta(seconds=2)}

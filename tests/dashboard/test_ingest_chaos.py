@@ -8,6 +8,7 @@ within 0.4 s of its subscription: mid-transaction, between commit and PUBACK; so
 start-up or the schema check) and started again, 30 times.
 Then the stream stops, one last worker runs until every sample is confirmed, and the database
 must hold each published (buoy, seq) exactly once with the values that were sent.
+Every worker's whole log is kept in the test's ``tmp_path`` (``worker-NN.log``).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def test_ingest_killed_at_random_instants_stores_every_reading_exactly_once(
     try:
         buoys.start()
         confirmed_during_kills = 0
-        for _ in range(KILLS):
+        for kill in range(KILLS):
             worker = EntryPoint("ingest", config)
             if rng.random() < DURING_START_UP:
                 time.sleep(rng.uniform(0.0, 1.0))
@@ -117,6 +118,7 @@ def test_ingest_killed_at_random_instants_stores_every_reading_exactly_once(
                 worker.wait_for_line("subscribed to")
                 time.sleep(rng.uniform(0.0, 0.4))
             worker.kill()
+            (tmp_path / f"worker-{kill:02d}.log").write_text(worker.log())
             assert worker.process.returncode == -9
             confirmed_during_kills = sum(len(peer.confirmed(b)) for b in BUOYS)
         buoys.stop()
@@ -128,9 +130,10 @@ def test_ingest_killed_at_random_instants_stores_every_reading_exactly_once(
             while buoys.unconfirmed() and time.monotonic() < deadline:
                 buoys.resend_unconfirmed()
                 time.sleep(0.2)
-            assert buoys.unconfirmed() == [], f"{quarantined(engine)}\n{final.log()[-12000:]}"
         finally:
-            final.kill()
+            final.kill()  # also collects the log lines written after "subscribed to"
+            (tmp_path / "worker-final.log").write_text(final.log())
+        assert buoys.unconfirmed() == [], f"{quarantined(engine)}\n{final.log()[-12000:]}"
         keys = sorted({(b.buoy, s.seq) for b in buoys.published for s in b.samples})
         assert stored_samples(engine) == keys
         assert stored_readings(engine) == expected_readings([sent(b) for b in buoys.published])
