@@ -38,9 +38,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 
+from buoy.closeable import Closeable
 from nemopi.wire import MAX_TEXT
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def checked_values(values: Mapping[str, object]) -> dict[str, Scalar]:
     return checked
 
 
-class CalibrationStore:
+class CalibrationStore(Closeable):
     """The calibration history at ``path``; a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -205,17 +206,6 @@ class CalibrationStore:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def __enter__(self) -> CalibrationStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def _conn(self) -> sqlite3.Connection:

@@ -30,9 +30,9 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from buoy.closeable import Closeable
 from nemopi import wire
 from nemopi.wire import Command, CommandReply
 
@@ -62,7 +62,7 @@ class Entry:
     reply: CommandReply | None
 
 
-class CommandLog:
+class CommandLog(Closeable):
     """The command log at ``path``; a context manager."""
 
     def __init__(self, path: Path) -> None:
@@ -184,17 +184,6 @@ class CommandLog:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def __enter__(self) -> CommandLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def _conn(self) -> sqlite3.Connection:

@@ -13,6 +13,12 @@ and put in force by an in-process restart (``RESTART``), then kept or rolled bac
 (``buoy.config_trial``). systemd hears of readiness and, while sample cycles complete, gets
 its watchdog pings (``buoy.watchdog``).
 
+The power policy (``buoy.power_policy``, docs/power-policy.md) is planned again after every
+cycle from the last battery and panel reading. In normal mode the daemon keeps its configured
+cycle; in saving and survival it follows the plan: each part is read when the plan says, a
+part that sleeps is switched off between reads and on again one warm-up before the next, the
+link sends only in the plan's radio windows, and the status announces the next window.
+
 One process at a time drives a buoy's parts: ``run`` holds ``<data_dir>/buoy.lock``
 (``buoy_lock``) for as long as it runs, as does ``nemopi buoy calibrate``; whichever comes
 second stops with ``BuoyBusy``. The kernel drops the lock when the holder dies, even by
@@ -31,8 +37,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any
+from types import FrameType
+from typing import Any, Protocol
 
 import nemopi
 from buoy import config_trial
@@ -46,6 +52,7 @@ from buoy.calibrate import (
     record_changes,
 )
 from buoy.calibration import CalibrationStore
+from buoy.closeable import Closeable
 from buoy.command_log import CommandLog
 from buoy.commands import (
     POWER_THRESHOLDS,
@@ -64,7 +71,8 @@ from buoy.delivery import Delivery
 from buoy.hardware import HardwareInstruments, build_hardware_instruments
 from buoy.health import HealthFigures, HealthSnapshot, SensorHealth, readings_by_sensor
 from buoy.outbox import Outbox
-from buoy.power_settings import PowerSettings
+from buoy.power_policy import Mode, Part, PowerPlan, PowerReading, plan
+from buoy.power_settings import PARTS, PowerSettings
 from buoy.sampler import Sampler
 from buoy.system_probes import SystemProbes
 from buoy.timesource import TimeInputs, TimeSource, always_synchronised, kernel_clock_synchronised
@@ -96,9 +104,42 @@ RESTART = 75
 CYCLE_GRACE_S = 60.0
 # Ping spacing when systemd gives no WatchdogSec (pings then go nowhere anyway).
 DEFAULT_PING_EVERY_S = 30.0
+# A planned read counts as due this much early: the wake-up time was converted from UTC to the
+# monotonic clock, and the two may have drifted apart by a little since.
+DUE_SLACK_S = 1.0
+# The quantities a plan needs from the power monitor.
+POWER_QUANTITIES = ("battery_voltage", "battery_current", "solar_power")
 
 
 Instruments = HardwareInstruments | SimulatedInstruments
+
+
+class Supply(Protocol):
+    """A part's switched supply, as the daemon drives it (``SwitchedSupply``, ``SensorPower``)."""
+
+    @property
+    def is_on(self) -> bool: ...
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+
+def policy_parts(sensors: Sequence[Sensor], supplies: Mapping[str, Supply]) -> dict[str, Part]:
+    """The power policy's part for each sensor it has an energy cost for, by sensor name.
+
+    A sensor's part is its name up to any ``:`` (``ds18b20:28-...``), the power monitors'
+    ``power`` being ``power_monitor``; it is switched when ``supplies`` has that part. Sensors
+    the policy knows nothing of get no part and are read at every cycle.
+    """
+    parts: dict[str, Part] = {}
+    for sensor in sensors:
+        name = sensor.name.split(":", 1)[0]
+        name = "power_monitor" if name == "power" else name
+        if name in PARTS:
+            warmup_s = float(getattr(sensor, "warmup_s", 0.0))
+            parts[sensor.name] = Part(name, sensor.quantities, warmup_s, name in supplies)
+    return parts
 
 
 class SensorSetupError(RuntimeError):
@@ -134,7 +175,7 @@ def buoy_lock(data_dir: Path, holder: str) -> Iterator[None]:
         yield
 
 
-class BuoyDaemon:
+class BuoyDaemon(Closeable):
     """Samples ``sensors`` every ``config.sampling.interval_s`` and delivers the samples.
 
     Takes ownership of the sensors: ``close()`` closes them. ``clock`` must run at real speed
@@ -143,7 +184,8 @@ class BuoyDaemon:
     the caller closes it. ``config_path`` is the file ``config`` was loaded from: a
     ``replace_config`` command rewrites it (without one, that command is refused).
     ``time_inputs`` say what dates the samples (``time_inputs()``, docs/time.md); without them
-    ``clock`` is trusted as synchronised, on a timeline of its own.
+    ``clock`` is trusted as synchronised, on a timeline of its own. ``supplies`` are the
+    switched supplies by part name (the instruments' ``power``), which a saving plan switches.
     """
 
     def __init__(
@@ -154,6 +196,7 @@ class BuoyDaemon:
         calibration: CalibrationStore | None = None,
         config_path: Path | None = None,
         time_inputs: TimeInputs | None = None,
+        supplies: Mapping[str, Supply] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -185,6 +228,7 @@ class BuoyDaemon:
             health=self._snapshot,
             on_command=self._on_command,
             on_check_in=self._on_check_in,
+            next_report_ms=self._announced_report_ms,
         )
         self.time_source = TimeSource(clock, boot, inputs, backfill=self.outbox.backfill)
         self.sampler = Sampler(
@@ -196,6 +240,12 @@ class BuoyDaemon:
         )
         self.interval_s = config.sampling.interval_s
         self.power = config.power
+        self.supplies: Mapping[str, Supply] = supplies or {}
+        self.parts = policy_parts(self.sensors, self.supplies)
+        self.plan: PowerPlan | None = None
+        # The last (voltage, current, panel power) the power monitor gave.
+        self._power_in: tuple[float, float, float] | None = None
+        self._window_opened_for: float | None = None  # Upload.utc of the last window opened
         self.health = SensorHealth()
         self.probes = SystemProbes(config.data_dir)
         self.notifier = Notifier.from_environment()
@@ -216,7 +266,12 @@ class BuoyDaemon:
         return round(self.clock.utc() * 1000)
 
     def _max_silence_s(self) -> float:
-        return 2 * self.interval_s + CYCLE_GRACE_S
+        """How long the watchdog may go without a cycle: two cycles of the schedule in force
+        (a saving plan's cycles are its shortest read interval apart) and a grace."""
+        gap = self.interval_s
+        if self.plan is not None and self._saving():
+            gap = min(p.interval_s for p in self.plan.parts)
+        return 2 * gap + CYCLE_GRACE_S
 
     def _open_trial(self) -> ConfigRollback | None:
         """The configuration trial in force, its deadline counted on this daemon's clock."""
@@ -243,8 +298,10 @@ class BuoyDaemon:
             while not self._stop_requested:
                 if self.clock.monotonic() >= next_cycle:
                     self._cycle()
-                    next_cycle = _next_slot(next_cycle, self.interval_s, self.clock.monotonic())
-                until_next = max(0.0, next_cycle - self.clock.monotonic())
+                    next_cycle = self._next_cycle(next_cycle)
+                self._follow_plan()
+                wake = min(next_cycle, self._next_power_event())
+                until_next = max(0.0, wake - self.clock.monotonic())
                 self.delivery.service(min(TICK_S, self.clock.real_seconds(until_next)))
                 self._after_service()
             if self.outcome != RESTART:
@@ -256,17 +313,131 @@ class BuoyDaemon:
 
     def _cycle(self) -> None:
         """One sample cycle, then what waits for a cycle boundary (a replaced configuration)."""
-        sample = self.sampler.cycle()
+        sample = self.sampler.cycle(self._due())
         self.gate.cycle_completed()
         if sample is not None:
             self._last_sample = sample
             self.health.update(self._utc_ms(), readings_by_sensor(sample.values, self.sensors))
+            self._take_power_reading(sample.values)
+        self._replan()
+        schedule = f"sampling every {self.interval_s:g} s"
+        if self.plan is not None and self._saving():
+            schedule = f"{self.plan.mode.name.lower()} mode, sampling as planned"
         self.notifier.status(
-            f"sampling every {self.interval_s:g} s; {self.outbox.depth()} reading(s) to "
+            f"{schedule}; {self.outbox.depth()} reading(s) to "
             f"deliver; config v{self.command_log.config_version()}"
         )
         if self._pending is not None:
             self._apply_pending(self._pending)
+
+    # ------------------------------------------------------------ the power plan
+
+    def _saving(self) -> bool:
+        """Whether a plan below normal mode drives sampling, supplies and the link."""
+        return self.plan is not None and self.plan.mode is not Mode.NORMAL
+
+    def _monotonic_at(self, utc: float) -> float:
+        return self.clock.monotonic() + (utc - self.clock.utc())
+
+    def _next_cycle(self, previous: float) -> float:
+        """When the next cycle runs: the plan's earliest read, else the configured cycle."""
+        if self.plan is not None and self._saving():
+            return self._monotonic_at(min(p.next_read_utc for p in self.plan.parts))
+        return _next_slot(previous, self.interval_s, self.clock.monotonic())
+
+    def _due(self) -> set[str] | None:
+        """The sensors this cycle reads: under a saving plan, those whose part is due and
+        those the policy has no part for; otherwise None (all)."""
+        if self.plan is None or not self._saving():
+            return None
+        horizon = self.clock.utc() + DUE_SLACK_S
+        due = {p.name for p in self.plan.parts if p.next_read_utc <= horizon}
+        return {
+            s.name
+            for s in self.sensors
+            if s.name not in self.parts or self.parts[s.name].name in due
+        }
+
+    def _take_power_reading(self, values: Mapping[str, Value]) -> None:
+        read = [_value(values, q) for q in POWER_QUANTITIES]
+        if all(v is not None for v in read):
+            voltage, current, solar = (float(v) for v in read if v is not None)
+            self._power_in = (voltage, current, solar)
+
+    def _replan(self) -> None:
+        """Plan from the last power reading as of now; without one (no power monitor, or it
+        has never read), the daemon keeps the previous plan, or its configured cycle."""
+        if self._power_in is None or not self.parts:
+            return
+        utc = self.clock.utc()
+        voltage, current, solar = self._power_in
+        reading = PowerReading(utc, self.power.utc_offset_s(utc), voltage, current, solar)
+        previous = self.plan
+        self.plan = plan(reading, tuple(self.parts.values()), self.power, previous)
+        if previous is None or previous.mode is not self.plan.mode:
+            log.info(
+                "power: %s mode at %.0f %% charge; morning %s",
+                self.plan.mode.name.lower(),
+                self.plan.state_of_charge * 100,
+                "assured" if self.plan.morning.assured else "NOT assured",
+            )
+        self.delivery.use_windows(self._saving())
+        self.gate.max_silence_s = self._max_silence_s()
+        self._set_supplies(utc)
+
+    def _set_supplies(self, utc: float) -> None:
+        """Each switched part off while the plan lets it sleep, on from one warm-up before
+        its read; every part on outside a saving plan."""
+        if self.plan is None:
+            return
+        saving = self._saving()
+        for part in self.plan.parts:
+            supply = self.supplies.get(part.name)
+            if supply is None:
+                continue
+            asleep = saving and part.power_on_utc is not None and part.power_on_utc > utc
+            if asleep and supply.is_on:
+                log.debug("%s: off until %.0f", part.name, part.power_on_utc)
+                supply.off()
+            elif not asleep and not supply.is_on:
+                log.debug("%s: on for its read at %.0f", part.name, part.next_read_utc)
+                supply.on()
+
+    def _follow_plan(self) -> None:
+        """Between cycles: switch on the parts whose warm-up has come, and open the radio
+        window when its time has come (then plan again, so the status it sends announces the
+        window after it)."""
+        if self.plan is None or not self._saving():
+            return
+        utc = self.clock.utc()
+        self._set_supplies(utc)
+        upload = self.plan.upload
+        if upload.utc <= utc and self._window_opened_for != upload.utc:
+            self._window_opened_for = upload.utc
+            log.info("radio window: up to %d reading(s)", upload.max_readings)
+            self.delivery.open_window(upload.max_readings, upload.newest_first)
+            self._replan()
+
+    def _next_power_event(self) -> float:
+        """Monotonic time of the plan's next supply switch-on or radio window (inf: none)."""
+        if self.plan is None or not self._saving():
+            return math.inf
+        utc = self.clock.utc()
+        times = [
+            p.power_on_utc
+            for p in self.plan.parts
+            if p.power_on_utc is not None and p.power_on_utc > utc and p.name in self.supplies
+        ]
+        if self._window_opened_for != self.plan.upload.utc:
+            times.append(self.plan.upload.utc)
+        return self._monotonic_at(min(times)) if times else math.inf
+
+    def _announced_report_ms(self) -> int | None:
+        """The plan's next radio window, which a saving buoy's status announces; None in
+        normal mode, where reports follow the status interval."""
+        if self.plan is None or not self._saving():
+            return None
+        return round(self.plan.next_report_utc * 1000)
 
     def _after_service(self) -> None:
         self._publish_replies()
@@ -319,6 +490,12 @@ class BuoyDaemon:
         }
         if self.calibration is not None:
             detail["calibration"] = self.calibration.current().summary()
+        if self.plan is not None:
+            detail["power"] = {
+                "mode": self.plan.mode.name.lower(),
+                "soc": round(self.plan.state_of_charge, 3),
+                "morning_assured": self.plan.morning.assured,
+            }
         return detail
 
     def _snapshot(self) -> HealthSnapshot:
@@ -419,17 +596,6 @@ class BuoyDaemon:
                 sensor.close()
             except Exception:  # one broken driver must not keep the others open
                 log.exception("%s: close() failed", sensor.name)
-
-    def __enter__(self) -> BuoyDaemon:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _value(values: Mapping[str, Value], quantity: str) -> float | None:
@@ -575,6 +741,7 @@ def run(config_path: Path, simulate: bool = False) -> int:
                     calibration,
                     config_path,
                     time_inputs(instruments, simulate),
+                    instruments.power,
                 ) as daemon,
             ):
                 outcome = serve(daemon)

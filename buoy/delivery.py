@@ -14,6 +14,11 @@ returns (docs/buoy-operations.md); without, its detail holds only the outbox dep
 ``extra_detail``, the detail also carries its entries (the daemon adds the calibration
 summary, the clock anchor and the outbox's size policy figures).
 
+Radio windows (docs/power-policy.md): while ``windowed`` is set (the power policy saves), nothing
+is sent until the daemon calls ``open_window``; the window then sends one status report and at
+most its ``max_readings`` readings, in sequence order or newest first, and closes when that
+budget is spent or nothing is left to send. Without it, sending is continuous as above.
+
 What the daemon must hear of the link comes back through two callbacks: ``on_command`` gets
 each payload from the command topic, ``on_check_in`` fires when the buoy has proved it reaches
 the ingest (a stored acknowledgement, or the broker's PUBACK of a status report).
@@ -40,6 +45,13 @@ from sensors.clock import Clock
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class _Window:
+    budget: int  # readings it may still send
+    newest_first: bool
+    reported: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _InFlight:
     mid: int
@@ -59,6 +71,7 @@ class Delivery:
         health: Callable[[], HealthSnapshot] | None = None,
         on_command: Callable[[bytes], None] | None = None,
         on_check_in: Callable[[], None] | None = None,
+        next_report_ms: Callable[[], int | None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.uplink = uplink
@@ -68,6 +81,10 @@ class Delivery:
         self.health = health
         self.on_command = on_command
         self.on_check_in = on_check_in
+        self.next_report_ms = next_report_ms
+        # Send only in radio windows the daemon opens (the power policy is saving).
+        self.windowed = False
+        self._window: _Window | None = None
         self._batch: _InFlight | None = None
         self._pacer = Pacer(settings.max_batch, settings.fast_ack_s, settings.drain_rate)
         # Readings numbered above this one are live; None: not connected yet.
@@ -84,10 +101,42 @@ class Delivery:
         if not self.uplink.connected:
             return
         now = self.clock.monotonic()
+        if self.windowed:
+            self._serve_window(now)
+            return
         if self._next_status is not None and now >= self._next_status:
             self._report(online=True)
             self._next_status = now + self.settings.status_interval_s
         self._send_batch(now)
+
+    def use_windows(self, on: bool) -> None:
+        """Send only in radio windows (``on``), or continuously; a change closes any window
+        that was open."""
+        if on != self.windowed:
+            self.windowed = on
+            self._window = None
+
+    def open_window(self, max_readings: int, newest_first: bool) -> None:
+        """Open a radio window: a status report and up to ``max_readings`` readings go out
+        (at the next ``service`` once connected), then it closes."""
+        self._window = _Window(max_readings, newest_first)
+
+    @property
+    def window_open(self) -> bool:
+        return self._window is not None
+
+    def _serve_window(self, now: float) -> None:
+        window = self._window
+        if window is None:
+            return
+        if not window.reported:
+            if self._report(online=True) is None:
+                return
+            window.reported = True
+        if window.budget > 0:
+            self._send_batch(now)
+        if window.budget <= 0 or (self._batch is None and not self._select(now)[0]):
+            self._window = None
 
     def finish(self, timeout_s: float) -> None:
         """Say offline (retained) and wait up to ``timeout_s`` for the broker to take it."""
@@ -114,7 +163,8 @@ class Delivery:
         now = self.utc_ms()
         interval_s = self.settings.status_interval_s
         if online and self.health is not None:
-            status = self.health().status(self.uplink.buoy, now, interval_s)
+            announced = None if self.next_report_ms is None else self.next_report_ms()
+            status = self.health().status(self.uplink.buoy, now, interval_s, announced)
         else:
             interval_ms = round(interval_s * 1000)
             status = Status(
@@ -196,6 +246,8 @@ class Delivery:
         if mid is None:
             return
         self._batch = _InFlight(mid, tuple(s.seq for s in samples), now)
+        if self._window is not None:
+            self._window.budget -= len(samples)
         if live:
             self._live_after = samples[-1].seq
         else:
@@ -213,6 +265,11 @@ class Delivery:
         """The next batch in sequence order, and whether it is live: the newest readings taken
         since the last live batch, else the oldest of the backlog when the drain rate allows."""
         size = self._pacer.size
+        window = self._window
+        if self.windowed and window is not None:
+            newest = window.newest_first
+            chosen = self.outbox.due(min(size, window.budget), now, newest_first=newest)
+            return chosen[::-1] if newest else chosen, False
         if self._live_after is not None:
             live = self.outbox.due(size, now, after=self._live_after, newest_first=True)
             if live:

@@ -40,12 +40,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import cbor2
 
 from buoy import outbox_policy
+from buoy.closeable import Closeable
 from buoy.outbox_policy import DEFAULT_MAX_ROWS, DropReason, Loss, OutboxHealth
 from buoy.timesource import Anchor
 from nemopi import catalogue, wire
@@ -95,7 +95,7 @@ class Draft:
         )
 
 
-class Outbox:
+class Outbox(Closeable):
     """The outbox database at ``path`` for buoy ``buoy``, holding at most ``max_rows``
     readings; a context manager."""
 
@@ -316,17 +316,6 @@ class Outbox:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------ internals
 

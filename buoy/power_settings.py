@@ -16,7 +16,9 @@ cellular modem attaching, opening TLS and publishing draws about 3.5 W for some 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -29,6 +31,14 @@ _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 def _hh_mm(value: str) -> str | None:
     return None if _HH_MM.fullmatch(value) else f"expected a local time HH:MM, got {value!r}"
+
+
+def _zone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return f"expected an IANA time zone such as 'Asia/Makassar', got {value!r}"
+    return None
 
 
 def _every(default: float, quantity: str) -> Any:
@@ -153,6 +163,12 @@ class PowerSettings:
         "must have reached the dashboard before it, every day, in every mode.",
         check=_hh_mm,
     )
+    timezone: str = setting(
+        "UTC",
+        doc='IANA time zone of the site (for example "Asia/Makassar"): the zone in which '
+        "decision_time_local is read, daylight saving included.",
+        check=_zone,
+    )
     morning_lead_s: float = setting(
         2700.0,
         doc="The morning's full set is read this long before the decision time (s); the "
@@ -271,6 +287,12 @@ class PowerSettings:
             raise ValueError("expected normal_upload_s <= saving_upload_s <= survival_upload_s")
         if self.cycle_s >= self.morning_lead_s:
             raise ValueError("cycle_s must be shorter than morning_lead_s")
+
+    def utc_offset_s(self, utc: float) -> float:
+        """The site's offset from UTC (s) at the instant ``utc``, from ``timezone``."""
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        offset = dt.datetime.fromtimestamp(utc, zone).utcoffset()
+        return 0.0 if offset is None else offset.total_seconds()
 
     @property
     def decision_s(self) -> float:

@@ -1,4 +1,4 @@
-"""One sample cycle: read every sensor once, stamp the result, keep it in the outbox.
+"""One sample cycle: read every sensor (or those due) once, stamp the result, keep it.
 
 Whatever a driver does, the cycle yields one sample with a value or a status for each quantity
 the sensors declare: an exception that escapes a driver becomes ``DEVICE_ERROR`` for that
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 from buoy.outbox import Draft, Outbox
 from buoy.timesource import StampSource
@@ -46,11 +46,17 @@ class Sampler:
         self.calibration_version = calibration_version
         self.config_version = config_version
 
-    def cycle(self) -> Sample | None:
-        """Take and store one sample; None only when the outbox could not store it."""
+    def cycle(self, due: Set[str] | None = None) -> Sample | None:
+        """Take and store one sample; None only when the outbox could not store it.
+
+        ``due`` names the sensors to read (the power policy reads each part on its own
+        schedule); None reads them all. The sample then holds only the due sensors' quantities.
+        """
         stamp = self.time_source.stamp()
         values: dict[str, Value] = {}
         for sensor in self.sensors:
+            if due is not None and sensor.name not in due:
+                continue
             for quantity, value in _read(sensor).items():
                 if quantity in values:
                     log.warning("%s: %s already reported by another sensor", sensor.name, quantity)

@@ -18,7 +18,8 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from types import TracebackType
+
+from buoy.closeable import Closeable
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _socket_address(name: str) -> str | None:
     return None
 
 
-class Notifier:
+class Notifier(Closeable):
     """Sends sd_notify messages to the socket named ``notify_socket`` (None: do nothing)."""
 
     def __init__(self, notify_socket: str | None) -> None:
@@ -85,17 +86,6 @@ class Notifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-    def __enter__(self) -> Notifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def watchdog_interval(
