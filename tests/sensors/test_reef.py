@@ -7,7 +7,6 @@ import dataclasses
 import math
 import random
 import statistics
-import time
 
 import pytest
 
@@ -312,13 +311,3 @@ def test_every_simulation_setting_is_documented() -> None:
     keys = documented_keys(SimulationSettings)
     assert len(keys) == len(dataclasses.fields(SimulationSettings))
     assert all(doc.strip() for doc in keys.values())
-
-
-def test_a_state_query_costs_well_under_a_millisecond() -> None:
-    reef = Reef(BALI, START)
-    reef.state(START + 30 * DAY)  # the battery history is built once
-    count = 2000
-    began = time.perf_counter()
-    for i in range(count):
-        reef.state(START + 20 * DAY + i * 61.0)
-    assert (time.perf_counter() - began) / count < 1e-3
