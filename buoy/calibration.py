@@ -42,6 +42,7 @@ from types import MappingProxyType
 from typing import Any
 
 from buoy.closeable import Closeable
+from buoy.durable_sqlite import prepare_durable
 from nemopi.wire import MAX_TEXT
 
 log = logging.getLogger(__name__)
@@ -141,15 +142,7 @@ class CalibrationStore(Closeable):
 
     def _open(self) -> None:
         db = self._conn
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal":
-            raise CalibrationStoreError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-        db.execute("PRAGMA synchronous=FULL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CalibrationStoreError(
-                f"{self.path}: schema {version} is newer than this firmware"
-            )
+        prepare_durable(db, self.path, SCHEMA_VERSION, CalibrationStoreError)
         with self._write():
             for statement in _SCHEMA:
                 db.execute(statement)

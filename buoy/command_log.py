@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from buoy.closeable import Closeable
+from buoy.durable_sqlite import prepare_durable
 from nemopi import wire
 from nemopi.wire import Command, CommandReply
 
@@ -83,13 +84,7 @@ class CommandLog(Closeable):
 
     def _open(self) -> None:
         db = self._conn
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal":
-            raise CommandLogError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-        db.execute("PRAGMA synchronous=FULL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CommandLogError(f"{self.path}: schema {version} is newer than this firmware")
+        prepare_durable(db, self.path, SCHEMA_VERSION, CommandLogError)
         with db:
             for statement in _SCHEMA:
                 db.execute(statement)

@@ -46,6 +46,7 @@ import cbor2
 
 from buoy import outbox_policy
 from buoy.closeable import Closeable
+from buoy.durable_sqlite import prepare_durable
 from buoy.outbox_policy import DEFAULT_MAX_ROWS, DropReason, Loss, OutboxHealth
 from buoy.timesource import Anchor
 from nemopi import catalogue, wire
@@ -122,13 +123,7 @@ class Outbox(Closeable):
 
     def _open(self) -> None:
         db = self._conn
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal":
-            raise OutboxError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-        db.execute("PRAGMA synchronous=FULL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise OutboxError(f"{self.path}: schema {version} is newer than this firmware")
+        prepare_durable(db, self.path, SCHEMA_VERSION, OutboxError)
         with self._write():
             for statement in _SCHEMA:
                 db.execute(statement)
