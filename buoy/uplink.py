@@ -187,6 +187,9 @@ class Uplink:
         self._started = False
         self._client.disconnect()
         self._client.loop_stop()
+        # paho keeps the socket pair that wakes its network thread until the client is
+        # finalised, which in a reference cycle can be never; there is no public call.
+        self._client._reset_sockets()
         self._watch.close()
         self._connected.clear()
 

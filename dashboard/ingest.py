@@ -114,6 +114,7 @@ class IngestWorker:
             self._started = False
             self._client.disconnect()
             self._client.loop_stop()
+            self._client._reset_sockets()  # paho frees its wake-up socket pair only on __del__
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None

@@ -49,6 +49,7 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client._reset_sockets()  # paho frees its wake-up socket pair only on __del__
 
 
 def ranges(seqs: set[int]) -> tuple[tuple[int, int], ...]:

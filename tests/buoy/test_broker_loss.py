@@ -51,6 +51,7 @@ def publish_probe(port: int) -> None:
     finally:
         client.disconnect()
         client.loop_stop()
+        client._reset_sockets()  # paho frees its wake-up socket pair only on __del__
 
 
 @pytest.mark.slow

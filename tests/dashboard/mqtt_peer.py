@@ -68,3 +68,4 @@ class BuoyPeer:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        self._client._reset_sockets()  # paho frees its wake-up socket pair only on __del__

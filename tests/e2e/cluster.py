@@ -78,6 +78,7 @@ class WireRecorder:
 
     def close(self) -> None:
         self.client.loop_stop()
+        self.client._reset_sockets()  # paho frees its wake-up socket pair only on __del__
         self.client.disconnect()
 
 
