@@ -193,3 +193,63 @@ calibrations = Table(
     Column("status_as_of", UTCDateTime, nullable=False, comment="as_of of the status it came in."),
     UniqueConstraint("buoy_key", "version"),  # a version names one record on the buoy
 )
+
+# The live dashboard (docs/dashboard.md). Roll-ups are a derived cache like latest_readings:
+# per buoy, quantity and bucket, the statistics of the readings QC has not failed, recomputed
+# whole for every bucket a stored sample or a new flag touches, so arrival order and duplicates
+# cannot skew them; ``nemopi rollups rebuild`` recomputes them from the readings at any time.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("buoy_key", Integer, ForeignKey("buoys.key"), primary_key=True),
+    Column("quantity", SmallInteger, primary_key=True),
+    Column("period_s", Integer, primary_key=True, comment="Bucket length: 600, 3600, ..."),
+    Column("bucket_start", UTCDateTime, primary_key=True),
+    Column("n", Integer, nullable=False, comment="Values in the statistics (QC not failed)."),
+    Column("n_suspect", Integer, nullable=False, comment="Of those, QC suspect (flag 3)."),
+    Column("n_bad", Integer, nullable=False, comment="Left out: QC fail or missing, no value."),
+    Column("value_sum", Double, comment="NULL when n is 0."),
+    Column("value_min", Double),
+    Column("value_max", Double),
+    sqlite_with_rowid=False,
+)
+
+# Whether the ingest itself is alive, so that a dead ingest never looks like a calm sea.
+ingest_heartbeats = Table(
+    "ingest_heartbeats",
+    metadata,
+    Column("client_id", String(64), primary_key=True, comment="The worker's MQTT client id."),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False, comment="Last time the worker was working."),
+    Column("connected", Boolean, nullable=False, comment="Connected to the broker at beat_at."),
+    Column("last_stored_at", UTCDateTime, comment="Last commit that stored a new sample."),
+)
+
+# Dive shops report the visibility they saw; a shop signs in with its own secret link.
+MAX_SHOP_NAME_CHARS = 128
+
+shops = Table(
+    "shops",
+    metadata,
+    Column("key", Integer, primary_key=True),
+    Column("name", String(MAX_SHOP_NAME_CHARS), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True, comment="Of the link's token."),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, comment="Set: the link no longer signs in."),
+)
+
+visibility_reports = Table(
+    "visibility_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("buoy_key", Integer, ForeignKey("buoys.key"), nullable=False),
+    Column("shop_key", Integer, ForeignKey("shops.key"), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False, comment="When the divers saw it."),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("visibility_m", Double, nullable=False),
+)
+Index(
+    "ix_visibility_reports_buoy_key_observed_at",
+    visibility_reports.c.buoy_key,
+    visibility_reports.c.observed_at,
+)
