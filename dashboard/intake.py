@@ -9,7 +9,8 @@ one (unless ``accept_unknown_buoys``), and for data batches sane times and seqs 
 buoy keeps its readings. A status is applied once it has passed these checks; the calibration
 records in it are stored (``dashboard.calibrations``) unless its summary is malformed, and a
 record that contradicts a stored one is not: either way the payload also goes to quarantine,
-saying why. ``Intake.handle`` never raises for bad input, only for database failures.
+saying why. The chart roll-ups of newly stored samples are recomputed in the same transaction
+(``dashboard.rollups``). ``Intake.handle`` never raises for bad input, only for database failures.
 ``stored_acks`` turns what a transaction committed into the confirmations buoys wait for.
 """
 
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
+from dashboard import rollups
 from dashboard.calibrations import CalibrationSummaryError, parse_summary, store_calibrations
 from dashboard.config import IngestConfig
 from dashboard.models import buoys, samples
@@ -119,8 +121,13 @@ class _Group:
         self, conn: Connection, batch: Batch, known: _Known | None, received_at: datetime
     ) -> StoreResult:
         if known is None:  # a buoy without a row yet: store_batch creates it
-            return store_batch(conn, batch, received_at)
+            result = store_batch(conn, batch, received_at)
+            created = _lookup(conn, batch.buoy)
+            assert created is not None  # store_batch just created it
+            _refresh_rollups(conn, created.key, batch, result)
+            return result
         result = store_batch(conn, batch, received_at, known.key)
+        _refresh_rollups(conn, known.key, batch, result)
         self.known[batch.buoy] = replace(known, highest_seq=max(known.highest_seq, *result.seqs))
         if self.heard is not None:
             received_at = max(received_at, self.heard[2])
@@ -243,6 +250,15 @@ def _store_calibrations(
         return None
     named = ", ".join(f"version {c.version} ({c.part})" for c in conflicts)
     return Reason.CALIBRATION_CONFLICT, f"{named}; the stored record is kept"
+
+
+def _refresh_rollups(conn: Connection, key: int, batch: Batch, result: StoreResult) -> None:
+    """Bring the chart buckets of the samples ``result`` newly stored up to date in the same
+    transaction, so that what is committed and what the charts show never disagree."""
+    new = set(result.new_seqs)
+    rollups.refresh(
+        conn, key, (utc_from_ms(s.time_ms) for s in batch.samples if s.synced and s.seq in new)
+    )
 
 
 def _lookup(conn: Connection, buoy: str) -> _Known | None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Connection, Engine, and_, false, or_, select
 
+from dashboard import rollups
 from dashboard.models import buoys, qc_flags, readings, samples
 from dashboard.qc import store
 from dashboard.qc.config import QcConfig, load_qc_config
@@ -111,7 +112,8 @@ class QcRunner:
 
     def flag(self, buoy: _Buoy, seqs: Sequence[int]) -> int:
         """Evaluate ``seqs`` (ascending) of ``buoy`` and their neighbours, one transaction per
-        ``CHUNK_SAMPLES``; the number of flag rows written."""
+        ``CHUNK_SAMPLES``; the number of flag rows written. The chart roll-ups of the samples
+        flagged are recomputed in the same transaction, so flags and charts never disagree."""
         written = 0
         for start in range(0, len(seqs), CHUNK_SAMPLES):
             with self._engine.begin() as conn:
@@ -119,6 +121,7 @@ class QcRunner:
                     store.activate(conn, self._config, datetime.now(UTC))
                 rows = self._evaluate(conn, buoy, seqs[start : start + CHUNK_SAMPLES])
                 written += store.write_flags(conn, rows)
+                rollups.refresh_samples(conn, buoy.key, {row[1] for row in rows})
             self._activated = True
         return written
 
