@@ -40,6 +40,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from dashboard import process as proc
 from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.db import make_engine
+from dashboard.heartbeat import Heartbeat
 from dashboard.intake import Intake, Outcome, Received, stored_acks
 from dashboard.metrics import IngestMetrics, MetricsServer
 from dashboard.qc.runner import runner_for_ingest
@@ -73,6 +74,9 @@ class IngestWorker:
         self._subscribed = threading.Event()
         self._client = self._make_client()
         self._started = False
+        self._heartbeat = Heartbeat(
+            engine, config.client_id, config.heartbeat_s, self._client.is_connected
+        )
 
     def _make_client(self) -> mqtt.Client:
         settings = self._config.mqtt
@@ -201,13 +205,16 @@ class IngestWorker:
     # ------------------------------------------------------------ writer thread
 
     def process(self, stop: threading.Event) -> None:
-        """Store what arrives until ``stop`` is set (checked at least every 0.2 s)."""
+        """Store what arrives until ``stop`` is set (checked at least every 0.2 s), beating
+        the heartbeat at start and then on schedule, also while idle."""
+        self._heartbeat.tick()
         if self._qc is not None:
             self._qc.recover()  # flags what a crash left between a commit and its QC
         while not stop.is_set():
             group = self._take_group()
             if group:
                 self._commit(group, stop)
+            self._heartbeat.tick()
 
     def _take_group(self) -> list[Received]:
         try:
@@ -257,6 +264,8 @@ class IngestWorker:
         """Everything that follows the commit of ``group``: confirmations to the buoys, the
         metrics, and only then the broker acks that let the broker forget the messages."""
         results = [outcome.stored for outcome in outcomes if outcome.stored is not None]
+        if any(result.new_seqs for result in results):
+            self._heartbeat.stored()
         for ack in stored_acks(results):
             self._client.publish(self._topics.topic(ack.buoy, Channel.STORED), encode(ack), qos=1)
         self._record(outcomes, datetime.now(UTC))
