@@ -90,6 +90,24 @@ def _buoy_list(args: argparse.Namespace) -> int:
     return show(args.config)
 
 
+def _shop_add(args: argparse.Namespace) -> int:
+    from dashboard.shops import add_command
+
+    return add_command(args.config, args.name, args.base_url)
+
+
+def _shop_list(args: argparse.Namespace) -> int:
+    from dashboard.shops import list_command
+
+    return list_command(args.config)
+
+
+def _shop_revoke(args: argparse.Namespace) -> int:
+    from dashboard.shops import revoke_command
+
+    return revoke_command(args.config, args.name)
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from dashboard.ingest import run
 
@@ -106,6 +124,12 @@ def _qc_rerun(args: argparse.Namespace) -> int:
     from dashboard.qc.command import rerun
 
     return rerun(args.config, args.buoy, args.since, args.until)
+
+
+def _rollups_rebuild(args: argparse.Namespace) -> int:
+    from dashboard.rollups import rebuild_command
+
+    return rebuild_command(args.config, args.buoy, args.since, args.until)
 
 
 def _broker(args: argparse.Namespace) -> int:
@@ -232,6 +256,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     buoy_calibrate.set_defaults(handler=_buoy_calibrate)
 
+    shop = commands.add_parser(
+        "shop",
+        help="dive shops that report visibility, each with its own secret link",
+        description="Give a dive shop a link that signs its phones in to report the "
+        "visibility its divers saw (see docs/visibility-reports.md), list the shops, or stop "
+        "a shop's link.",
+    )
+    shop_commands = shop.add_subparsers(dest="shop_command", required=True, metavar="COMMAND")
+    shop_add = shop_commands.add_parser(
+        "add",
+        help="add a shop and print its link once",
+        description="Add the shop (or give a revoked shop a new link) and print its link. "
+        "Only a hash of the link is stored: it cannot be shown again.",
+    )
+    shop_add.add_argument("name", metavar="NAME", help="the shop's name, as divers know it")
+    shop_add.add_argument("--config", type=Path, required=True, help="the web app's TOML file")
+    shop_add.add_argument(
+        "--base-url",
+        help="the dashboard's public address, e.g. https://reefs.example.org "
+        "(default: the host and port of the web config)",
+    )
+    shop_add.set_defaults(handler=_shop_add)
+    shop_list = shop_commands.add_parser(
+        "list", help="list the shops", description="List every shop and whether its link works."
+    )
+    shop_list.add_argument("--config", type=Path, required=True, help="the web app's TOML file")
+    shop_list.set_defaults(handler=_shop_list)
+    shop_revoke = shop_commands.add_parser(
+        "revoke",
+        help="stop a shop's link and sign its phones out",
+        description="Stop the shop's link; phones signed in with it are signed out at their "
+        "next request. Its reports stay. `shop add` gives it a new link.",
+    )
+    shop_revoke.add_argument("name", metavar="NAME", help="the shop's name")
+    shop_revoke.add_argument("--config", type=Path, required=True, help="the web app's TOML file")
+    shop_revoke.set_defaults(handler=_shop_revoke)
+
     ingest = commands.add_parser(
         "ingest",
         help="store what buoys publish, exactly once",
@@ -274,6 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     qc_rerun.add_argument("--since", help="only samples at or after this ISO 8601 time (UTC)")
     qc_rerun.add_argument("--until", help="only samples at or before this ISO 8601 time (UTC)")
     qc_rerun.set_defaults(handler=_qc_rerun)
+
+    rollups = commands.add_parser(
+        "rollups", help="chart roll-ups", description="The pre-aggregated buckets charts read."
+    )
+    rollups_commands = rollups.add_subparsers(
+        dest="rollups_command", required=True, metavar="COMMAND"
+    )
+    rebuild = rollups_commands.add_parser(
+        "rebuild",
+        help="recompute chart roll-ups from the stored readings",
+        description="Recompute every chart bucket in range from the stored readings and the "
+        "current QC flags; the readings themselves are left as they are.",
+    )
+    rebuild.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
+    rebuild.add_argument("--buoy", help="only this buoy id")
+    rebuild.add_argument("--since", help="only buckets at or after this ISO 8601 time (UTC)")
+    rebuild.add_argument("--until", help="only buckets up to this ISO 8601 time (UTC)")
+    rebuild.set_defaults(handler=_rollups_rebuild)
     return parser
 
 
