@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from dashboard import process as proc
+from dashboard import rollups
 from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.db import make_engine
 from dashboard.heartbeat import Heartbeat
@@ -310,6 +311,7 @@ def run(config_path: Path) -> int:
     stop = threading.Event()
     engine = make_engine(config.database.url)
     try:
+        rollups.rebuild_if_missing(engine)
         with proc.stop_signals(stop.set), IngestWorker(config, engine) as worker:
             worker.process(stop)
     finally:

@@ -155,6 +155,24 @@ def rebuild(
     return written
 
 
+def rebuild_if_missing(engine: Engine) -> int:
+    """Build the roll-ups of a database that has synced samples but no roll-up at all (one
+    stored before roll-ups existed): the ingest calls it at start, so that charts never stay
+    empty after an upgrade. The number of bucket rows written; 0 when nothing was missing."""
+    with engine.connect() as conn:
+        has_rollups = conn.execute(select(rollups.c.buoy_key).limit(1)).first() is not None
+        has_samples = (
+            conn.execute(
+                select(samples.c.seq).where(samples.c.time_utc.is_not(None)).limit(1)
+            ).first()
+            is not None
+        )
+    if has_rollups or not has_samples:
+        return 0
+    log.warning("readings without chart roll-ups (stored before they existed): building them")
+    return rebuild(engine)
+
+
 def _rebuild_chunks(
     engine: Engine, key: int, since: datetime | None, until: datetime | None
 ) -> Iterator[tuple[int, int]]:

@@ -424,6 +424,20 @@ def test_a_rebuild_gives_what_the_ingest_kept_up_to_date(engine: Engine, intake:
     assert_same(stored_rollups(engine), incremental)
 
 
+def test_a_database_from_before_rollups_gets_them_once_and_only_once(
+    engine: Engine, intake: Intake
+) -> None:
+    deliver(
+        engine, intake, Batch(BUOY, tuple(synced(s, s * 60_000, ph=Value(8.0)) for s in (1, 2)))
+    )
+    kept = stored_rollups(engine)
+    assert rollups.rebuild_if_missing(engine) == 0  # roll-ups exist: nothing to do
+    with engine.begin() as conn:
+        conn.execute(delete(rollup_rows))
+    assert rollups.rebuild_if_missing(engine) == len(kept)
+    assert_same(stored_rollups(engine), kept)
+
+
 def test_a_rebuild_in_range_recomputes_the_whole_days_it_touches(
     engine: Engine, intake: Intake
 ) -> None:
