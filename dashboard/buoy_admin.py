@@ -13,14 +13,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import process as proc
 from dashboard.config import load_ingest_config
-from dashboard.db import make_engine
 from dashboard.registry import (
     RegisteredBuoy,
     Registration,
@@ -31,7 +28,6 @@ from dashboard.registry import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def add(config_path: Path, registration: Registration, password_file: Path | None) -> int:
@@ -81,21 +77,10 @@ def show(config_path: Path) -> int:
     return code
 
 
-def _with_database(config_path: Path, work: Callable[[Engine], T]) -> int:
-    config = proc.start(config_path, load_ingest_config, "buoy-admin")
-    if config is None:
-        return proc.EXIT_CONFIG
-    if not proc.upgrade(config.database.url):
-        return proc.EXIT_DATABASE
-    engine = make_engine(config.database.url)
-    try:
-        work(engine)
-    except SQLAlchemyError as exc:
-        log.error("the database failed: %s", exc)
-        return proc.EXIT_DATABASE
-    finally:
-        engine.dispose()
-    return proc.EXIT_OK
+def _with_database(config_path: Path, work: Callable[[Engine], object]) -> int:
+    return proc.run_on_database(
+        config_path, load_ingest_config, "buoy-admin", lambda _config, engine: work(engine), ()
+    )
 
 
 def _say(text: str) -> None:

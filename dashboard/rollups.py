@@ -52,14 +52,12 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from dashboard import process as proc
-from dashboard.config import load_ingest_config
-from dashboard.db import make_engine
+from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.models import buoys, qc_configs, qc_flags, readings, rollups, samples
 from dashboard.qc.flags import Flag
 from dashboard.sqltypes import UTCDateTime
 from dashboard.storage import EPOCH, insert_for
 from nemopi.catalogue import CATALOGUE, Quantity
-from nemopi.logsetup import configure_logging
 from nemopi.sensor_status import SensorStatus
 
 log = logging.getLogger(__name__)
@@ -355,27 +353,12 @@ def rebuild_command(
     config_path: Path, buoy_id: str | None, since: str | None, until: str | None
 ) -> int:
     """``nemopi rollups rebuild``: the ingest's TOML file names the database; the exit code."""
-    from dashboard.qc.command import parse_utc  # here: that module imports the QC runner, ours
 
-    config = load_ingest_config(config_path)
-    configure_logging(config.log_level, "rollups")
-    try:
-        bounds = [None if text is None else parse_utc(text) for text in (since, until)]
-    except ValueError as exc:
-        log.error("%s", exc)
-        return proc.EXIT_CONFIG
-    if not proc.upgrade(config.database.url):
-        return proc.EXIT_DATABASE
-    engine = make_engine(config.database.url)
-    try:
-        written = rebuild(engine, buoy_id, *bounds)
-    except ValueError as exc:  # an unknown buoy
-        log.error("%s", exc)
-        return proc.EXIT_CONFIG
-    finally:
-        engine.dispose()
-    log.info("roll-ups rebuilt: %d bucket rows written", written)
-    return proc.EXIT_OK
+    def work(_config: IngestConfig, engine: Engine) -> None:
+        written = rebuild(engine, buoy_id, *proc.parse_range(since, until))
+        log.info("roll-ups rebuilt: %d bucket rows written", written)
+
+    return proc.run_on_database(config_path, load_ingest_config, "rollups", work)
 
 
 # ---------------------------------------------------------------- reading them

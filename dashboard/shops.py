@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, Connection, Engine, select, update
 
 from dashboard import process as proc
 from dashboard.config import WebConfig, load_web_config
-from dashboard.db import make_engine
 from dashboard.models import MAX_SHOP_NAME_CHARS, shops
 
 log = logging.getLogger(__name__)
@@ -148,24 +146,13 @@ def list_command(config_path: Path) -> int:
 
 
 def _with_database(config_path: Path, work: Callable[[WebConfig, Connection], object]) -> int:
-    config = proc.start(config_path, load_web_config, "shop-admin")
-    if config is None:
-        return proc.EXIT_CONFIG
-    if not proc.upgrade(config.database.url):
-        return proc.EXIT_DATABASE
-    engine = make_engine(config.database.url)
-    try:
+    def in_transaction(config: WebConfig, engine: Engine) -> None:
         with engine.begin() as conn:
             work(config, conn)
-    except ShopError as exc:
-        log.error("%s", exc)
-        return proc.EXIT_CONFIG
-    except SQLAlchemyError as exc:
-        log.error("the database failed: %s", exc)
-        return proc.EXIT_DATABASE
-    finally:
-        engine.dispose()
-    return proc.EXIT_OK
+
+    return proc.run_on_database(
+        config_path, load_web_config, "shop-admin", in_transaction, (ShopError,)
+    )
 
 
 def _say(text: str) -> None:

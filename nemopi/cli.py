@@ -330,10 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Flag every stored reading in range with the QC configuration the ingest's "
         "file names, under its version; other versions' flags and the readings stay as they are.",
     )
-    qc_rerun.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
-    qc_rerun.add_argument("--buoy", help="only this buoy id")
-    qc_rerun.add_argument("--since", help="only samples at or after this ISO 8601 time (UTC)")
-    qc_rerun.add_argument("--until", help="only samples at or before this ISO 8601 time (UTC)")
+    _range_arguments(qc_rerun, "samples")
     qc_rerun.set_defaults(handler=_qc_rerun)
 
     rollups = commands.add_parser(
@@ -348,12 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recompute every chart bucket in range from the stored readings and the "
         "current QC flags; the readings themselves are left as they are.",
     )
-    rebuild.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
-    rebuild.add_argument("--buoy", help="only this buoy id")
-    rebuild.add_argument("--since", help="only buckets at or after this ISO 8601 time (UTC)")
-    rebuild.add_argument("--until", help="only buckets up to this ISO 8601 time (UTC)")
+    _range_arguments(rebuild, "buckets")
     rebuild.set_defaults(handler=_rollups_rebuild)
     return parser
+
+
+def _range_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The ingest's config and the buoy and time range a re-computation is limited to."""
+    parser.add_argument("--config", type=Path, required=True, help="the ingest's TOML file")
+    parser.add_argument("--buoy", help="only this buoy id")
+    parser.add_argument("--since", help=f"only {what} at or after this ISO 8601 time (UTC)")
+    parser.add_argument("--until", help=f"only {what} at or before this ISO 8601 time (UTC)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

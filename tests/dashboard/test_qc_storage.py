@@ -20,6 +20,7 @@ from dashboard.qc.runner import QcRunner
 from dashboard.qc.store import current_version
 from dashboard.storage import StoreResult, store_batch
 from nemopi.catalogue import by_name
+from nemopi.cli import main
 from nemopi.wire import Batch
 from tests.dashboard import qc_series as known
 from tests.dashboard.stored import stored_readings
@@ -223,3 +224,20 @@ def test_a_failing_qc_loses_no_reading_and_recovery_fills_the_gap(
     assert flags(engine, config.version) == {}
     assert runner.recover() == known.COUNT
     assert len(flags(engine, config.version)) == known.COUNT * 4
+
+
+def test_the_rerun_command_flags_under_the_files_version_and_refuses_bad_ranges(
+    sqlite_engine: Engine, sqlite_url: str, tmp_path: Path
+) -> None:
+    register(sqlite_engine)
+    deliver(sqlite_engine, None, known.batches(known.known_samples(), 50))
+    qc_file = tmp_path / "rerun.toml"
+    qc_file.write_text(known.QC_TOML, encoding="utf-8")
+    ingest = tmp_path / "ingest.toml"
+    ingest.write_text(f'qc_file = "{qc_file}"\n[database]\nurl = "{sqlite_url}"\n')
+    command = ["qc", "rerun", "--config", str(ingest)]
+    assert main([*command, "--buoy", "nobody"]) == 2
+    assert main([*command, "--until", "tomorrow"]) == 2
+    assert flags(sqlite_engine, known.qc_config(tmp_path).version) == {}
+    assert main(command) == 0
+    assert len(flags(sqlite_engine, known.qc_config(tmp_path).version)) > 0
