@@ -12,7 +12,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from dashboard.export.settings import ExportSettings
+from dashboard.heat_stress import HeatStressSettings
+from dashboard.verdict_rules import VerdictSettings
+from dashboard.visibility import VisibilitySettings
 from nemopi.broker_settings import MqttSettings
 from nemopi.configfile import in_range, load, log_level_setting, setting
 
@@ -134,6 +139,61 @@ class IngestConfig:
             "set: the defaults derived from the quantity catalogue."
         ),
     )
+    heartbeat_s: float = setting(
+        15.0,
+        doc=(
+            "Seconds between the worker's heartbeats (a row in ingest_heartbeats saying it is "
+            "working, whether it is connected to the broker and when it last stored new "
+            "samples), also while no data arrives. The pages call the ingest silent when "
+            "no heartbeat came for the web's ingest_silent_after_s."
+        ),
+        check=in_range(0.1, 3600),
+    )
+
+
+NOSCRIPT_MIN_REFRESH_S = 60
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+def _tile_url_check(value: str) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return "expected empty or an https:// URL template"
+    if not all(f"{{{name}}}" in value for name in "zxy"):
+        return "expected {z}, {x} and {y} in the URL template"
+    return None
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The ``[map]`` table: where the overview's map takes its background tiles from."""
+
+    tiles: str = setting(
+        OSM_TILES,
+        doc=(
+            "Tile URL template ({z}/{x}/{y}, optionally {s} for a subdomain) of the map's "
+            "background, loaded by the operator's browser. OpenStreetMap's tile policy allows "
+            "light use with attribution; a busy dashboard should use its own tile server. "
+            "Empty: no tiles, the map shows the buoys on a plain background."
+        ),
+        check=_tile_url_check,
+    )
+    attribution: str = setting(
+        OSM_ATTRIBUTION, doc="Attribution the tile server requires, shown on the map."
+    )
+
+    def tile_origin(self) -> str | None:
+        """The tiles' origin as a Content-Security-Policy source, None without tiles.
+
+        A ``{s}`` subdomain becomes the CSP wildcard ``*``: ``https://*.tile.example.org``.
+        """
+        if not self.tiles:
+            return None
+        parts = urlsplit(self.tiles)
+        return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
 
 
 @dataclass(frozen=True)
@@ -155,6 +215,44 @@ class WebConfig:
             "File holding the key that signs cookies (at least 32 characters). Without one a "
             "random key is generated at start: fine for one process, but several web workers "
             "behind a proxy need the same file."
+        ),
+    )
+    poll_s: int = setting(
+        30,
+        doc=(
+            "Seconds between the pages' live updates (a conditional request that costs a few "
+            "hundred bytes when nothing changed). Without JavaScript a page reloads itself "
+            f"every poll_s seconds instead, at most once every {NOSCRIPT_MIN_REFRESH_S} s."
+        ),
+        check=in_range(1, 3600),
+    )
+    ingest_silent_after_s: int = setting(
+        120,
+        doc=(
+            "The pages say the data feed has stopped when no ingest worker has beaten its "
+            "heartbeat, connected to the broker, for this many seconds. Keep it above the "
+            "ingest's heartbeat_s."
+        ),
+        check=in_range(1, None),
+    )
+    map: MapSettings = setting(MapSettings(), doc="The overview's map (the [map] table).")
+    verdict: VerdictSettings = setting(
+        VerdictSettings(),
+        doc="The dive verdict's thresholds, for all reefs and per reef (the [verdict] table).",
+    )
+    heat_stress: HeatStressSettings = setting(
+        HeatStressSettings(),
+        doc="Coral bleaching heat stress: each reef's MMM (the [heat_stress] table).",
+    )
+    visibility: VisibilitySettings = setting(
+        VisibilitySettings(),
+        doc="How visibility is estimated from turbidity (the [visibility] table).",
+    )
+    export: ExportSettings = setting(
+        ExportSettings(),
+        doc=(
+            "Limits, licence and attribution of the data exports (the [export] table, "
+            "docs/exports.md)."
         ),
     )
 

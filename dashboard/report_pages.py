@@ -36,7 +36,7 @@ from werkzeug.wrappers import Response
 
 from dashboard import webcontext
 from dashboard.shops import Shop, active_shop, shop_for_token
-from dashboard.visibility import MAX_VISIBILITY_M, MIN_VISIBILITY_M, VisibilitySettings
+from dashboard.visibility import MAX_VISIBILITY_M, MIN_VISIBILITY_M
 from dashboard.visibility_reports import (
     ReportableReef,
     Stored,
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("reports", __name__)
 
-SETTINGS = "nemopi.visibility"
 SESSION_SHOP = "shop"
 SESSION_DAYS = 180
 CHOICES_M = (3, 5, 8, 10, 15, 20, 25, 30)
@@ -61,9 +60,8 @@ SIGN_IN_HELP = (
 )
 
 
-def init_app(app: Flask, settings: VisibilitySettings) -> None:
+def init_app(app: Flask) -> None:
     """Register the pages and the session cookie's flags. The app must install CSRFProtect."""
-    app.extensions[SETTINGS] = settings
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -114,7 +112,7 @@ def report_form() -> str | tuple[str, int]:
         return _problem(SIGN_IN_HELP, 403)
     now = webcontext.now()
     conn = webcontext.connection()
-    settings: VisibilitySettings = current_app.extensions[SETTINGS]
+    settings = webcontext.web_config().visibility
     window = timedelta(minutes=settings.pairing_window_min)
     forms = []
     for reef in reportable_reefs(conn):

@@ -58,6 +58,6 @@ def run(config_path: Path) -> int:
         finally:
             server.close()
     finally:
-        webcontext.engine(app).dispose()
+        webcontext.dispose(app)
     log.info("stopped")
     return proc.EXIT_OK

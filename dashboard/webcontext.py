@@ -1,8 +1,11 @@
-"""What a request needs from its app: a read-only database connection and the clock.
+"""What a request needs from its app: its configuration, a read-only database connection and
+the clock.
 
 The app's engine is read-only (``make_engine(read_only=True)``): the database itself refuses
 any write from a request. Each request gets one connection, returned to the pool at teardown.
-The clock is injectable so that pages can be tested at a fixed time.
+The one exception is the dive shops' report form, which stores what a shop reports: it, and
+nothing else, writes through ``writer(app)``, a second engine that opens no connection until
+a report arrives. The clock is injectable so that pages can be tested at a fixed time.
 """
 
 from __future__ import annotations
@@ -13,18 +16,29 @@ from datetime import UTC, datetime
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine
 
+from dashboard.config import WebConfig
 from dashboard.db import make_engine
 
+WEB_CONFIG = "nemopi.web_config"
 ENGINE = "nemopi.engine"
+WRITER = "nemopi.writer"
 CLOCK = "nemopi.clock"
 
 Clock = Callable[[], datetime]
 
 
-def init_app(app: Flask, url: str, clock: Clock | None) -> None:
-    app.extensions[ENGINE] = make_engine(url, read_only=True)
+def init_app(app: Flask, config: WebConfig, clock: Clock | None) -> None:
+    app.extensions[WEB_CONFIG] = config
+    app.extensions[ENGINE] = make_engine(config.database.url, read_only=True)
+    app.extensions[WRITER] = make_engine(config.database.url)
     app.extensions[CLOCK] = clock or (lambda: datetime.now(UTC))
     app.teardown_appcontext(_close_connection)
+
+
+def web_config() -> WebConfig:
+    """The configuration the app was created with."""
+    config: WebConfig = current_app.extensions[WEB_CONFIG]
+    return config
 
 
 def connection() -> Connection:
@@ -43,6 +57,18 @@ def engine(app: Flask) -> Engine:
     """The app's engine; whoever created the app disposes of it when done."""
     found: Engine = app.extensions[ENGINE]
     return found
+
+
+def writer(app: Flask) -> Engine:
+    """The writable engine, for the shops' reports only (``dashboard.report_pages``)."""
+    found: Engine = app.extensions[WRITER]
+    return found
+
+
+def dispose(app: Flask) -> None:
+    """Close both engines' pooled connections; for whoever created the app, when done."""
+    engine(app).dispose()
+    writer(app).dispose()
 
 
 def _close_connection(_exc: BaseException | None) -> None:

@@ -4,7 +4,9 @@ It starts a private MQTT broker (Mosquitto on a free port when ``mosquitto`` is 
 otherwise the embedded Python broker, and says which), writes a configuration file for every
 process into the data folder, starts the ingest, the web dashboard and three simulated buoys
 on different reefs as child processes, waits until the dashboard answers and prints its
-address. Ctrl-C (or SIGTERM) stops the buoys first, then the ingest and web, then the broker.
+address, and a demo dive shop's link for reporting visibility (a new one each run: only its
+hash is stored). Ctrl-C (or SIGTERM) stops the buoys first, then the ingest and web, then the
+broker.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -28,6 +31,7 @@ from nemopi.processes import Child
 
 log = logging.getLogger("nemopi.demo")
 STARTUP_TIMEOUT_S = 60.0
+DEMO_SHOP = "Demo Dive Shop"
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,23 @@ def _wait_for_http(url: str, child: Child, deadline: float) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
+def _demo_shop_token(web_config: Path) -> str:
+    """A new link token for the demo's dive shop; the shop's earlier link stops working."""
+    from dashboard.config import load_web_config
+    from dashboard.db import make_engine
+    from dashboard.shops import add_shop, list_shops, revoke_shop
+
+    now = datetime.now(UTC)
+    engine = make_engine(load_web_config(web_config).database.url)
+    try:
+        with engine.begin() as conn:
+            if any(s.name == DEMO_SHOP and s.revoked_at is None for s in list_shops(conn)):
+                revoke_shop(conn, DEMO_SHOP, now)
+            return add_shop(conn, DEMO_SHOP, now)
+    finally:
+        engine.dispose()
+
+
 def _say(line: str) -> None:
     """The demo's own words to the person who started it (stdout, unlike the logs)."""
     sys.stdout.write(line + "\n")
@@ -129,6 +150,7 @@ def run_demo(options: DemoOptions) -> int:
     broker, broker_description = _broker_child(options, broker_port, logs)
     ingest_config = write_ingest_config(data_dir, broker_port)
     web_config = write_web_config(data_dir, web_port)
+    shop_token = _demo_shop_token(web_config)
     ingest = Child("ingest", _nemopi("ingest", "--config", str(ingest_config)), logs / "ingest.log")
     web = Child("web", _nemopi("web", "--config", str(web_config)), logs / "web.log")
     buoys = [
@@ -162,6 +184,7 @@ def run_demo(options: DemoOptions) -> int:
         _say(f"Logs:      {logs}")
         _say(f"Buoys:     {', '.join(b.buoy_id for b in DEMO_BUOYS)} (simulated reefs)")
         _say(f"Dashboard: {url}")
+        _say(f"Shop link: {url}shop/{shop_token} ({DEMO_SHOP}: report visibility)")
         _say("Press Ctrl-C to stop.")
         while not stop.wait(0.5):
             for child in stop_order:

@@ -19,15 +19,25 @@ from sensors.simulation import preset
 
 @dataclass(frozen=True)
 class DemoBuoy:
+    """A demo buoy: its simulated reef (a preset, which sets its name and mooring), the time
+    zone its operators live in and, for heat stress, the reef's maximum monthly mean."""
+
     buoy_id: str
     preset: str
+    timezone: str
+    mmm_c: float | None = None
 
 
+# Three countries, two time zones: the pages show each reef's times in its own.
 DEMO_BUOYS = (
-    DemoBuoy("sheltered-bay", "sheltered-bay"),
-    DemoBuoy("exposed-point", "exposed-point"),
-    DemoBuoy("heatwave-reef", "heatwave-reef"),
+    DemoBuoy("sheltered-bay", "sheltered-bay", "Asia/Bangkok"),  # Phuket, UTC+7
+    DemoBuoy("exposed-point", "exposed-point", "Asia/Makassar"),  # Bali, UTC+8
+    # An MMM a little below the simulated reef's mean temperature (28.9 °C), so that the demo
+    # shows heat stress from February to August (a Bleaching Watch, more in its February-May
+    # heatwave) once a day has data.
+    DemoBuoy("heatwave-reef", "heatwave-reef", "Asia/Manila", mmm_c=28.7),  # Cebu, UTC+8
 )
+DEMO_POLL_S = 10
 SAMPLING_INTERVAL_S = 20.0
 # Simulated buoys with a speed-up run ahead of real time: a year covers any demo's run.
 DEMO_MAX_CLOCK_AHEAD_S = 365 * 86_400
@@ -101,7 +111,7 @@ def _register_demo_buoys(database_url: str) -> None:
                 site.latitude,
                 site.longitude,
                 site.mooring_radius_m,
-                "Asia/Makassar",
+                b.timezone,
             )
             register(engine, registration, datetime.now(UTC))
     finally:
@@ -109,11 +119,21 @@ def _register_demo_buoys(database_url: str) -> None:
 
 
 def write_web_config(data_dir: Path, web_port: int) -> Path:
+    """The dashboard's file: live updates every few seconds, heat stress for the reefs with
+    an MMM."""
+    sites = [
+        _table("[heat_stress.sites]", {"buoy": b.buoy_id, "mmm_c": b.mmm_c})
+        for b in DEMO_BUOYS
+        if b.mmm_c is not None
+    ]
     return _write(
         data_dir / "web.toml",
         "The web dashboard.",
-        _table("", {"host": "127.0.0.1", "port": web_port, "log_level": "INFO"}),
+        _table(
+            "", {"host": "127.0.0.1", "port": web_port, "log_level": "INFO", "poll_s": DEMO_POLL_S}
+        ),
         _database(data_dir),
+        *sites,
     )
 
 

@@ -2,8 +2,8 @@
 
 Every physical knob of the simulated reef (``sensors.simulation``) is a documented setting
 here, with defaults for a shallow fringing reef off north-east Bali (about 8.3° S, 115.5° E).
-``PRESETS`` holds three reefs of different character for the three-buoy demo; ``preset(name)``
-returns one.
+``PRESETS`` holds three reefs of different character, in three countries and two time zones,
+for the three-buoy demo; ``preset(name)`` returns one.
 The same settings and ``seed`` always give the same simulated world.
 """
 
@@ -141,14 +141,16 @@ class SimulationSettings:
 
 PRESETS: Mapping[str, SimulationSettings] = MappingProxyType(
     {
+        # Chalong Bay, Phuket (Andaman Sea): a harbour bay, warmest before the April monsoon
         "sheltered-bay": SimulationSettings(
-            site="Padang Bai bay",
+            site="Chalong Bay",
             seed=11,
-            latitude=-8.531,
-            longitude=115.512,
+            latitude=7.805,
+            longitude=98.365,
             mooring_radius_m=10.0,
             probe_depth_m=1.5,
             mean_temperature_c=28.6,
+            warmest_day=110,
             diurnal_amplitude_c=0.7,
             mean_pco2_uatm=470.0,
             diel_dic_amplitude_umol_kg=45.0,
@@ -158,6 +160,7 @@ PRESETS: Mapping[str, SimulationSettings] = MappingProxyType(
             flood_bearing_deg=20.0,
             boats_per_morning=9.0,
         ),
+        # Nusa Penida, Bali (Lombok Strait): cold upwelling and strong tidal currents
         "exposed-point": SimulationSettings(
             site="Nusa Penida point",
             seed=23,
@@ -178,12 +181,15 @@ PRESETS: Mapping[str, SimulationSettings] = MappingProxyType(
             solar_peak_w=8.0,
             gps_no_fix_probability=0.05,
         ),
+        # Moalboal, Cebu (Philippines): warmest in May, with a marine heatwave every hot dry
+        # season (mid-February to mid-May)
         "heatwave-reef": SimulationSettings(
-            site="Menjangan reef",
+            site="Moalboal reef",
             seed=37,
-            latitude=-8.095,
-            longitude=114.512,
+            latitude=9.938,
+            longitude=123.362,
             mean_temperature_c=28.9,
+            warmest_day=140,
             heatwave_start_day=45,
             heatwave_days=90,
             heatwave_peak_c=2.0,

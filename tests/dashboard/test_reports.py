@@ -26,6 +26,7 @@ from dashboard.visibility_reports import (
     Stored,
     VisibilityReport,
     conversion_for,
+    conversions_for,
     recent_reports,
     store_report,
     turbidity_means,
@@ -399,6 +400,30 @@ def test_reports_calibrate_the_reef_as_worked_by_hand(
     with reefs.connect() as conn:
         later = conversion_for(conn, turbidity, SETTINGS, T1 + timedelta(days=90, seconds=1))
     assert (later.source, later.reports_used) == ("default", 0)
+
+
+def test_all_reefs_conversions_come_from_their_own_reports_and_turbidity(
+    reefs: Engine, turbidity: int, token: str
+) -> None:
+    """reef-b's reports at the same times as reef-a's pair with none of reef-a's turbidity."""
+    shop, other = shop_key(reefs), buoy_key(reefs, "reef-b")
+    with reefs.begin() as conn:
+        for reef, seen in ((turbidity, (4.8, 2.4, 9.6)), (other, (30.0, 30.0, 30.0))):
+            for when, visibility_m in zip((T1, T2, T3), seen, strict=True):
+                conn.execute(
+                    insert(visibility_reports).values(
+                        buoy_key=reef,
+                        shop_key=shop,
+                        observed_at=when,
+                        received_at=when,
+                        visibility_m=visibility_m,
+                    )
+                )
+    with reefs.connect() as conn:
+        found = conversions_for(conn, [turbidity, other], SETTINGS, NOW)
+    assert (found[turbidity].source, found[turbidity].reports_used) == ("fitted", 3)
+    assert found[turbidity].attenuation_per_ntu == pytest.approx(71 / 75)  # as worked above
+    assert (found[other].source, found[other].reports_used) == ("default", 0)
 
 
 def test_recent_reports_come_newest_first_with_the_buoys_estimate(
