@@ -36,7 +36,7 @@ from dashboard.heat_stress import (
     hotspot,
 )
 from dashboard.models import buoys, latest_readings, qc_flags, samples
-from dashboard.qc.store import current_version
+from dashboard.qc.store import current_version, flags_of
 from dashboard.verdict import (
     QC_FAIL,
     QC_MISSING,
@@ -323,12 +323,7 @@ def _latest_values(conn: Connection, buoy_key: int | None) -> dict[int, list[Cur
         )
         .outerjoin(
             qc_flags,
-            and_(
-                qc_flags.c.buoy_key == latest_readings.c.buoy_key,
-                qc_flags.c.seq == latest_readings.c.seq,
-                qc_flags.c.quantity == latest_readings.c.quantity,
-                qc_flags.c.qc_version == version,
-            ),
+            flags_of(latest_readings, version),
         )
     )
     if buoy_key is not None:

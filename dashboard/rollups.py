@@ -55,6 +55,7 @@ from dashboard import process as proc
 from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.models import buoys, qc_configs, qc_flags, readings, rollups, samples
 from dashboard.qc.flags import Flag
+from dashboard.qc.store import flags_of
 from dashboard.sqltypes import UTCDateTime
 from dashboard.storage import EPOCH, insert_for
 from nemopi.catalogue import CATALOGUE, Quantity
@@ -322,12 +323,7 @@ def _usable_readings(period: int, ranges: int) -> Any:
         )
         .outerjoin(
             qc_flags,
-            and_(
-                qc_flags.c.buoy_key == readings.c.buoy_key,
-                qc_flags.c.seq == readings.c.seq,
-                qc_flags.c.quantity == readings.c.quantity,
-                qc_flags.c.qc_version == current,
-            ),
+            flags_of(readings, current),
         )
         .where(samples.c.buoy_key == _KEY, _within(samples.c.time_utc, ranges))
         .subquery()

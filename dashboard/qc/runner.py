@@ -242,12 +242,7 @@ class QcRunner:
             .distinct()
             .outerjoin(
                 qc_flags,
-                and_(
-                    qc_flags.c.buoy_key == readings.c.buoy_key,
-                    qc_flags.c.seq == readings.c.seq,
-                    qc_flags.c.quantity == readings.c.quantity,
-                    qc_flags.c.qc_version == self._config.version,
-                ),
+                store.flags_of(readings, self._config.version),
             )
             .where(qc_flags.c.seq.is_(None))
         )

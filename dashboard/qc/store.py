@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, select
 
 from dashboard.models import qc_configs, qc_flags
 from dashboard.qc.config import QcConfig
@@ -37,6 +37,17 @@ def activate(conn: Connection, config: QcConfig, now: datetime) -> None:
         stmt.on_conflict_do_update(
             index_elements=[qc_configs.c.version], set_={"last_activated": now}
         )
+    )
+
+
+def flags_of(table: Table, version: Any) -> ColumnElement[bool]:
+    """How a reading row of ``table`` (``readings``, ``latest_readings``: keyed by buoy, seq and
+    quantity) joins its QC flags of ``version`` (a version string or a bound expression)."""
+    return and_(
+        qc_flags.c.buoy_key == table.c.buoy_key,
+        qc_flags.c.seq == table.c.seq,
+        qc_flags.c.quantity == table.c.quantity,
+        qc_flags.c.qc_version == version,
     )
 
 
