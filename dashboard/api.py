@@ -331,7 +331,8 @@ def _without_volatile(data: Any) -> Any:
 
 
 def _error(status: int, message: str, parameter: str | None = None) -> Response:
-    body: dict[str, Any] = {"error": message}
+    """The one error form of the whole /api (``Error`` in /api/openapi.json)."""
+    body = {"error": "not_found" if status == 404 else "bad_parameter", "message": message}
     if parameter is not None:
         body["parameter"] = parameter
     response = jsonify(body)

@@ -215,9 +215,10 @@ def test_reef_json_shows_shops_reports_beside_the_estimate(
 
 
 def test_unknown_reef_is_a_404_json(client: FlaskClient) -> None:
-    assert get_json(client, "/api/reefs/atlantis", 404) == {"error": "no reef 'atlantis'"}
+    missing = {"error": "not_found", "message": "no reef 'atlantis'"}
+    assert get_json(client, "/api/reefs/atlantis", 404) == missing
     path = "/api/reefs/atlantis/series?quantity=ph&window=24h"
-    assert get_json(client, path, 404) == {"error": "no reef 'atlantis'"}
+    assert get_json(client, path, 404) == missing
 
 
 def turbidity_buckets(engine: Engine, values: dict[int, tuple[float, float, float]]) -> None:
@@ -283,7 +284,8 @@ def test_bad_series_parameters_are_a_400_naming_the_parameter(
     client: FlaskClient, query: str, parameter: str
 ) -> None:
     data = get_json(client, f"/api/reefs/house-reef/series?{query}", 400)
-    assert data["parameter"] == parameter and parameter in data["error"]
+    assert data["error"] == "bad_parameter"
+    assert data["parameter"] == parameter and parameter in data["message"]
 
 
 def test_api_buoys_still_lists_raw_latest_readings(client: FlaskClient) -> None:
