@@ -1,6 +1,5 @@
 """The export page in Chromium at phone size: the estimate before the download, the download
-streamed and saved, and the plain form without JavaScript. Served like the other browser
-tests (tests/browser/conftest.py), on its seeded reefs."""
+streamed and saved, and the plain form without JavaScript, on the browser tests' seeded reefs."""
 
 from __future__ import annotations
 
@@ -11,16 +10,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (  # noqa: F401
-    Site,
-    Tab,
-    api,
-    browser,
-    phone,
-    phone_without_js,
-    site,
-    tile_origin,
-)
+from tests.browser.conftest import Site, Tab, api
 from tests.browser.seeded_reefs import FIRST
 
 pytestmark = pytest.mark.slow
@@ -38,8 +28,8 @@ def download(page: Page, folder: Path) -> Path:
 
 
 def test_the_page_estimates_then_downloads_a_csv_pandas_reads(
-    phone: Tab,  # noqa: F811
-    site: Site,  # noqa: F811
+    phone: Tab,
+    site: Site,
     tmp_path: Path,
 ) -> None:
     page = phone.page
@@ -60,8 +50,8 @@ def test_the_page_estimates_then_downloads_a_csv_pandas_reads(
 
 
 def test_a_refused_request_is_explained_before_anything_starts(
-    phone: Tab,  # noqa: F811
-    site: Site,  # noqa: F811
+    phone: Tab,
+    site: Site,
 ) -> None:
     page = phone.page
     page.goto(f"{site.url}/export")
@@ -72,8 +62,8 @@ def test_a_refused_request_is_explained_before_anything_starts(
 
 
 def test_without_javascript_the_form_still_downloads(
-    phone_without_js: Tab,  # noqa: F811
-    site: Site,  # noqa: F811
+    phone_without_js: Tab,
+    site: Site,
     tmp_path: Path,
 ) -> None:
     page = phone_without_js.page
