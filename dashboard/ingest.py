@@ -44,6 +44,7 @@ from dashboard.db import make_engine
 from dashboard.heartbeat import Heartbeat
 from dashboard.intake import Intake, Outcome, Received, stored_acks
 from dashboard.metrics import IngestMetrics, MetricsServer
+from dashboard.planner_stats import StatsKeeper
 from dashboard.qc.runner import runner_for_ingest
 from dashboard.quarantine import Reason
 from nemopi.topics import Channel, Topics
@@ -75,6 +76,7 @@ class IngestWorker:
         self._subscribed = threading.Event()
         self._client = self._make_client()
         self._started = False
+        self._stats = StatsKeeper(engine)
         self._heartbeat = Heartbeat(
             engine, config.client_id, config.heartbeat_s, self._client.is_connected
         )
@@ -267,6 +269,7 @@ class IngestWorker:
         results = [outcome.stored for outcome in outcomes if outcome.stored is not None]
         if any(result.new_seqs for result in results):
             self._heartbeat.stored()
+        self._stats.stored(sum(len(result.new_seqs) for result in results))
         for ack in stored_acks(results):
             self._client.publish(self._topics.topic(ack.buoy, Channel.STORED), encode(ack), qos=1)
         self._record(outcomes, datetime.now(UTC))

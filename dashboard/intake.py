@@ -98,14 +98,18 @@ class _Known:
 @dataclass(slots=True)
 class _Group:
     """What one transaction learnt: each buoy's ``known``, kept current as its batches are
-    stored, and the newest arrival from the buoy being handled, for its ``last_heard``.
+    stored, the newest arrival from the buoy being handled, for its ``last_heard``, and the
+    times of the samples newly stored per buoy, whose chart buckets are still to refresh.
 
     A group is handled in topic order, so a buoy's messages come together: its ``last_heard``
-    is moved when the group moves on to another buoy. Buoy rows are so still locked in topic
-    order, the order that keeps workers sharing a subscription from deadlocking."""
+    is moved and its buckets refreshed (once for all its batches in the group, not once per
+    batch: a worker catching up on a backlog would spend its time there) when the group moves
+    on to another buoy. Buoy rows are so still locked in topic order, the order that keeps
+    workers sharing a subscription from deadlocking."""
 
     known: dict[str, _Known] = field(default_factory=dict)
     heard: tuple[str, int, datetime] | None = None
+    new_times: defaultdict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
 
     def moving_to(self, conn: Connection, buoy: str) -> None:
         if self.heard is not None and self.heard[0] != buoy:
@@ -116,6 +120,9 @@ class _Group:
             _, key, heard_at = self.heard
             mark_heard(conn, key, heard_at)
             self.heard = None
+        for key, times in self.new_times.items():
+            rollups.refresh(conn, key, times)
+        self.new_times.clear()
 
     def store(
         self, conn: Connection, batch: Batch, known: _Known | None, received_at: datetime
@@ -124,15 +131,22 @@ class _Group:
             result = store_batch(conn, batch, received_at)
             created = _lookup(conn, batch.buoy)
             assert created is not None  # store_batch just created it
-            _refresh_rollups(conn, created.key, batch, result)
+            self._stored(created.key, batch, result)
             return result
         result = store_batch(conn, batch, received_at, known.key)
-        _refresh_rollups(conn, known.key, batch, result)
+        self._stored(known.key, batch, result)
         self.known[batch.buoy] = replace(known, highest_seq=max(known.highest_seq, *result.seqs))
         if self.heard is not None:
             received_at = max(received_at, self.heard[2])
         self.heard = (batch.buoy, known.key, received_at)
         return result
+
+    def _stored(self, key: int, batch: Batch, result: StoreResult) -> None:
+        """Note the times of the synced samples ``result`` newly stored, for ``flush``."""
+        new = set(result.new_seqs)
+        self.new_times[key].extend(
+            utc_from_ms(s.time_ms) for s in batch.samples if s.synced and s.seq in new
+        )
 
 
 class Intake:
@@ -250,15 +264,6 @@ def _store_calibrations(
         return None
     named = ", ".join(f"version {c.version} ({c.part})" for c in conflicts)
     return Reason.CALIBRATION_CONFLICT, f"{named}; the stored record is kept"
-
-
-def _refresh_rollups(conn: Connection, key: int, batch: Batch, result: StoreResult) -> None:
-    """Bring the chart buckets of the samples ``result`` newly stored up to date in the same
-    transaction, so that what is committed and what the charts show never disagree."""
-    new = set(result.new_seqs)
-    rollups.refresh(
-        conn, key, (utc_from_ms(s.time_ms) for s in batch.samples if s.synced and s.seq in new)
-    )
 
 
 def _lookup(conn: Connection, buoy: str) -> _Known | None:

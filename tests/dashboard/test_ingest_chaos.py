@@ -33,8 +33,12 @@ from tests.dashboard.stored import expected_readings, quarantined, stored_readin
 BUOYS = ("reef-a", "reef-b", "reef-c")
 KILLS = 30
 BATCH_SAMPLES = 10
-SEND_EVERY_S = 0.02
-RESEND_AFTER_S = 1.0
+SEND_EVERY_S = 0.05  # 60 batches a second from three buoys: a storm, within what one worker stores
+# A buoy re-sends what stays unconfirmed after 300 s. Far sooner still re-sends every batch a
+# kill left unconfirmed several times during the test; much sooner (1 s) floods the broker with
+# copies faster than any worker clears them, and the backlog never drains.
+RESEND_AFTER_S = 8.0
+CATCH_UP_S = 60
 RESEND_CHECK_EVERY_S = 0.5
 DURING_START_UP = 0.2  # the share of kills at a random instant of the start-up
 
@@ -126,7 +130,7 @@ def test_ingest_killed_at_random_instants_stores_every_reading_exactly_once(
         final = EntryPoint("ingest", config)
         try:
             final.wait_for_line("subscribed to")
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + CATCH_UP_S
             while buoys.unconfirmed() and time.monotonic() < deadline:
                 buoys.resend_unconfirmed()
                 time.sleep(0.2)
