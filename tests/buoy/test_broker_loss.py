@@ -23,6 +23,9 @@ from tests.dashboard.ingest_harness import register_buoys
 from tests.dashboard.stored import stored_samples
 from tests.e2e.cluster import WireRecorder
 
+# Kill -9 chaos on real processes: run alone, after the rest (see test.sh).
+pytestmark = pytest.mark.serial
+
 SPEEDUP = 100.0
 INTERVAL_S = 20.0
 RESEND_AFTER_S = 2000.0  # 20 s of real time: no resend before the measurement is taken

@@ -21,6 +21,9 @@ import pytest
 from tests.brokers import Mosquitto
 from tests.buoy.processes import Rig, report, wait_until
 
+# Kill -9 chaos on real processes: run alone, after the rest (see test.sh).
+pytestmark = pytest.mark.serial
+
 KILLS = 55
 SPEEDUP = 100.0  # a 20 s sampling interval passes in 0.2 s
 RESTART_AT = {12: "restart", 27: "kill", 40: "restart"}

@@ -31,6 +31,9 @@ from tests.buoy.fake_ingest import AckingIngest, wait_until
 from tests.buoy.processes import report
 from tests.buoy.test_daemon import rows_waiting, running
 
+# Kill -9 chaos on real processes: run alone, after the rest (see test.sh).
+pytestmark = pytest.mark.serial
+
 WEEK_S = 7 * 86400.0
 INTERVAL_S = 60.0
 CYCLES = round(WEEK_S / INTERVAL_S)  # 10080

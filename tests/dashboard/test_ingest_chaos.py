@@ -30,8 +30,11 @@ from tests.dashboard.mqtt_peer import BuoyPeer
 from tests.dashboard.processes import EntryPoint
 from tests.dashboard.stored import expected_readings, quarantined, stored_readings, stored_samples
 
+# Kill -9 chaos on real processes: run alone, after the rest (see test.sh).
+pytestmark = pytest.mark.serial
+
 BUOYS = ("reef-a", "reef-b", "reef-c")
-KILLS = 30
+KILLS = 20
 BATCH_SAMPLES = 10
 SEND_EVERY_S = 0.05  # 60 batches a second from three buoys: a storm, within what one worker stores
 # A buoy re-sends what stays unconfirmed after 300 s. Far sooner still re-sends every batch a
