@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 
@@ -72,6 +74,32 @@ class SimulatedClock:
         """Move simulated time forward at once (virtual and accelerated clocks alike)."""
         with self._lock:
             self._virtual += seconds
+
+    @contextmanager
+    def paced(self, speedup: float) -> Iterator[None]:
+        """Run at most ``speedup`` x real time inside the block; time stays continuous.
+
+        For steps a person does at their own pace (installing a probe), where a
+        busy machine's few milliseconds must not become most of a simulated second.
+        A virtual clock (speedup 0) is left as it is.
+        """
+        if self.speedup == 0 or self.speedup <= speedup:
+            yield
+            return
+        previous = self._rebase(speedup)
+        try:
+            yield
+        finally:
+            self._rebase(previous)
+
+    def _rebase(self, speedup: float) -> float:
+        """Switch to ``speedup`` from now on, keeping the time reached; the old speedup."""
+        with self._lock:
+            now = time.monotonic()
+            self._virtual += (now - self._real_start) * self.speedup
+            self._real_start = now
+            previous, self.speedup = self.speedup, speedup
+        return previous
 
     def utc(self) -> float:
         return self.start_utc + self.monotonic()

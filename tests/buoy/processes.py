@@ -41,6 +41,7 @@ from tests.e2e.cluster import nemopi_process, stop, wait_until
 __all__ = ["BUOY", "BlackHoleProxy", "Rig", "Tally", "report", "wait_until"]
 
 figures = logging.getLogger("tests.figures")
+LOG_TAIL = 3000  # characters of each process's log in a timed-out wait's message
 
 
 def report(record_property: Callable[[str, object], None], name: str, value: object) -> None:
@@ -168,7 +169,19 @@ class Rig:
             return []
 
     def wait_stored(self, seqs: set[int], timeout: float, what: str) -> None:
-        wait_until(lambda: seqs <= set(self.stored_seqs()), timeout, what)
+        self._wait(lambda: seqs <= set(self.stored_seqs()), timeout, what)
+
+    def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """``wait_until``, with the end of both processes' logs should it time out."""
+        try:
+            wait_until(condition, timeout, what)
+        except AssertionError as exc:
+            tails = "\n".join(
+                f"--- the end of {log.name}:\n{log.read_text(errors='replace')[-LOG_TAIL:]}"
+                for log in (self.buoy_log, self.workdir / "ingest.log")
+                if log.exists()
+            )
+            raise AssertionError(f"{exc}\n{tails}") from None
 
     def drain(self, after: int, timeout: float) -> None:
         """Wait until the running buoy has issued a number above ``after`` (so it is past
@@ -180,7 +193,21 @@ class Rig:
                 return False
             return set(range(1, issued + 1)) <= set(self.stored_seqs())
 
-        wait_until(drained, timeout, "the buoy's outbox to drain into the ingest")
+        self._wait(drained, timeout, "the buoy's outbox to drain into the ingest")
+
+    def final_tally(self, timeout: float) -> Tally:
+        """Start the stopped buoy for one last sample and a full drain, stop it, and tally.
+
+        A buoy sampling every few tenths of a second always has a reading in flight when it
+        is stopped; one that samples once a day empties its outbox, so whatever is missing
+        after that is really lost."""
+        assert self.buoy is None or self.buoy.poll() is not None, "stop the buoy first"
+        before = self.issued()
+        self.reconfigure(sampling={"interval_s": 86400.0})
+        self.start_buoy()
+        self.drain(after=before, timeout=timeout)
+        self.stop_buoy()
+        return self.tally()
 
     def tally(self) -> Tally:
         issued = self.issued()

@@ -5,8 +5,8 @@ returns, the newest reading must go out first, then the backlog drain completely
 newest, nothing lost or stored twice.
 
 The outage lasts two and a half simulated hours, not the issue's seven days: the simulated
-ADC fails its start-up calibration (``StaleConversion``) at 1000x on a loaded machine and
-always at 4000x, and the daemon takes at most about two samples per real second however fast
+ADC's conversions fail (``StaleConversion``) at 1000x on a loaded machine and always at
+4000x, and the daemon takes at most about two samples per real second however fast
 its clock runs (its waits between cycles are real seconds), so seven simulated days would
 take many minutes of real time for no larger backlog.
 """
@@ -33,8 +33,7 @@ PUBLISHED = re.compile(rb"published seq (\d+)\.\.(\d+)")
 class Outage:
     backlog: int  # readings waiting when the link came back
     newest: int  # the newest reading at that moment
-    first_batch: tuple[int, int]  # the first batch published after the link came back
-    second_batch: tuple[int, int]
+    batches: list[tuple[int, int]]  # (first, last) seq of each batch after the link came back
     oldest: int  # the oldest reading waiting when the link came back
     drain_s: float
     rig: Rig
@@ -70,12 +69,11 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
         drain_s = time.monotonic() - back_at
         with rig.buoy_log.open("rb") as log:
             log.seek(log_mark)
-            first, second = PUBLISHED.findall(log.read())[:2]
+            batches = [(int(a), int(b)) for a, b in PUBLISHED.findall(log.read())]
         yield Outage(
             backlog,
             newest,
-            (int(first[0]), int(first[1])),
-            (int(second[0]), int(second[1])),
+            batches,
             min(waiting),  # PUBACKed ones too: the outage outlasts resend_after_s
             drain_s,
             rig,
@@ -96,7 +94,7 @@ def test_backlog_after_an_outage_drains_completely_exactly_once(
     report(record_property, "drain rate (readings/s)", round(outage.backlog / outage.drain_s, 1))
     assert outage.backlog > 2 * MAX_BATCH, "the outage left too small a backlog to test"
     rig.stop_buoy()
-    tally = rig.tally()
+    tally = rig.final_tally(timeout=60)
     assert tally.lost == [] and tally.duplicated == []
 
 
@@ -105,6 +103,8 @@ def test_newest_reading_goes_out_first_when_the_link_returns(outage: Outage) -> 
     """Live first: the first batch after an outage is the newest reading alone (taken when
     the link came back or just after, while the daemon reconnected), so the morning view is
     current; the backlog follows from its oldest reading."""
-    first, last = outage.first_batch
+    first, last = outage.batches[0]
     assert first == last >= outage.newest
-    assert outage.second_batch[0] == outage.oldest
+    # On a busy machine another live reading may go out before the backlog starts.
+    backlog = [batch for batch in outage.batches if batch[0] < outage.newest]
+    assert backlog[0][0] == outage.oldest

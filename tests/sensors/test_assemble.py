@@ -6,6 +6,7 @@ costs nothing and the same build reads the same values.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from nemopi.sensor_status import SensorStatus
 from sensors.clock import SimulatedClock
 from sensors.emulators.ezo_ph import EzoPhEmulator
 from sensors.emulators.faults import Fault
+from sensors.errors import DeviceTimeout
+from sensors.ezo_ph import EzoPh
 from sensors.gas_cells import GasCells
 from sensors.reading import Reading, Sensor
 from sensors.simulation import QUANTITIES, SimulationSettings, preset
@@ -187,3 +190,31 @@ def test_a_build_that_fails_half_way_closes_what_it_opened(
     # Nothing the build opened stays open. (Descriptors of earlier tests may be garbage
     # collected meanwhile, so the set can shrink; it must not grow or change.)
     assert open_descriptors().items() <= fds.items()
+
+
+def test_an_installation_that_outruns_a_deadline_is_done_again_at_real_time_pace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At 300x a busy machine can make the pH circuit's first command miss its deadline; the
+    build must not fail on that (a daemon that cannot start samples nothing)."""
+    clock = SimulatedClock(START_UTC, speedup=300.0)
+    store = EzoPh.store_compensation_temperature
+    paces: list[float] = []
+
+    def first_one_times_out(ph: EzoPh, celsius: float) -> None:
+        paces.append(clock.speedup)
+        if len(paces) == 1:
+            raise DeviceTimeout("ezo_ph: 'T,27.60' still processing (code 254)")
+        store(ph, celsius)
+
+    monkeypatch.setattr(EzoPh, "store_compensation_temperature", first_one_times_out)
+    with (
+        caplog.at_level(logging.WARNING),
+        build_simulated_sensors(preset("sheltered-bay"), clock, tmp_path) as instruments,
+    ):
+        emulator = instruments.emulators["ezo_ph"]
+        assert isinstance(emulator, EzoPhEmulator)
+        assert emulator.calibration.points == 3
+    assert paces == [300.0, 1.0]
+    assert clock.speedup == 300.0
+    assert "installing the pH probe at 300x real time failed" in caplog.text

@@ -32,3 +32,27 @@ def test_a_virtual_clock_moves_only_when_someone_sleeps() -> None:
 def test_a_negative_speedup_is_refused() -> None:
     with pytest.raises(ValueError, match="speedup"):
         SimulatedClock(start_utc=0.0, speedup=-1.0)
+
+
+def test_a_paced_block_runs_slower_and_time_stays_continuous() -> None:
+    clock = SimulatedClock(start_utc=1.8e9, speedup=1000.0)
+    before = clock.monotonic()
+    with clock.paced(1.0):
+        assert clock.speedup == 1.0
+        entered = clock.monotonic()
+        assert entered >= before
+        time.sleep(0.05)
+        inside = clock.monotonic() - entered
+    after = clock.monotonic()
+    assert 0.05 <= inside < 5.0  # about real time, not the 50 s of 1000x
+    assert after >= entered + inside
+    assert clock.speedup == 1000.0
+    time.sleep(0.01)
+    assert clock.monotonic() - after >= 10.0  # accelerated again
+
+
+def test_pacing_leaves_virtual_and_slower_clocks_alone() -> None:
+    virtual, slow = SimulatedClock(start_utc=0.0), SimulatedClock(start_utc=0.0, speedup=0.5)
+    with virtual.paced(1.0), slow.paced(1.0):
+        assert (virtual.speedup, slow.speedup) == (0.0, 0.5)
+    assert virtual.monotonic() == 0.0
