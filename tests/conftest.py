@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,3 +18,15 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_handler_on_a_closed_stream() -> Iterator[None]:
+    """A CLI entry point called in-process points the root logger at this test's captured
+    stderr, which pytest closes afterwards; a later test's paho thread logging there prints
+    "--- Logging error ---" into the run. Its handler goes when the test ends."""
+    yield
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)

@@ -38,6 +38,9 @@ TOPICS = Topics("nemopi")
 STATUS_TOPIC = TOPICS.topic(BUOY, Channel.STATUS)
 COMMAND_TOPIC = TOPICS.topic(BUOY, Channel.COMMAND)
 
+# The paddle wheel counts pulses for 10 s each cycle: half a second of real time at 20x.
+BUOY_SPEEDUP = 20.0
+
 
 class Admin:
     """Publishes commands to any buoy and keeps every reply of every buoy."""
@@ -281,7 +284,7 @@ class Buoy:
     def __init__(self, tmp_path: Path, port: int, **tables: dict[str, object]) -> None:
         self.data = tmp_path / "data"
         self.path = write_config(
-            tmp_path / "buoy.toml", port, self.data, simulation={"speedup": 1.0}, **tables
+            tmp_path / "buoy.toml", port, self.data, simulation={"speedup": BUOY_SPEEDUP}, **tables
         )
         self.log = tmp_path / "buoy.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -414,7 +417,7 @@ def test_a_command_received_just_before_a_kill_is_applied_once_after_the_restart
     drain(statuses)
     buoy.start()
     config_version_online(statuses, 0)
-    # The first simulated cycle takes 10 s (the paddle wheel counts pulses); commands wait.
+    # The first cycle takes 10 simulated seconds (the paddle wheel counts pulses); commands wait.
     assert admin.ask(command, timeout=60) == reply  # the stored reply; nothing acts again
     buoy.kill()
     with CalibrationStore.in_dir(buoy.data) as store:
