@@ -52,7 +52,7 @@ def create_app(
     app.register_blueprint(api.bp)
     export_blueprint.init_app(app, config.export)
     CSRFProtect(app)  # every POST carries a token: the shops' report form
-    report_pages.init_app(app)
+    report_pages.init_app(app, config.secure_cookie)
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(config)}
     app.after_request(lambda response: _add_headers(response, headers))
     Compress(app)

@@ -217,6 +217,14 @@ class WebConfig:
             "behind a proxy need the same file."
         ),
     )
+    secure_cookie: bool = setting(
+        False,
+        doc=(
+            "Send the session cookie (a dive shop's sign-in for visibility reports) over HTTPS "
+            "only. Set true when the proxy serves the dashboard over HTTPS, as it must on the "
+            "internet; false only for plain-HTTP use on one machine, such as the demo."
+        ),
+    )
     poll_s: int = setting(
         30,
         doc=(

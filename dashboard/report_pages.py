@@ -60,9 +60,11 @@ SIGN_IN_HELP = (
 )
 
 
-def init_app(app: Flask) -> None:
-    """Register the pages and the session cookie's flags. The app must install CSRFProtect."""
+def init_app(app: Flask, secure_cookie: bool) -> None:
+    """Register the pages and the session cookie's flags (``Secure`` when the dashboard is
+    served over HTTPS). The app must install CSRFProtect."""
     app.config.update(
+        SESSION_COOKIE_SECURE=secure_cookie,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),

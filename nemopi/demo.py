@@ -132,6 +132,8 @@ def _say(line: str) -> None:
 
 def run_demo(options: DemoOptions) -> int:
     configure_logging("INFO", "demo")
+    # Creating the demo's schema is no news to the person starting it: the banner comes first.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     data_dir = options.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

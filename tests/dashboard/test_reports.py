@@ -123,6 +123,18 @@ def post_report(client: FlaskClient, **form: str) -> tuple[int, str]:
 # ------------------------------------------------------------ signing in
 
 
+def test_behind_an_https_proxy_the_sign_in_cookie_travels_over_https_only(
+    reefs: Engine, db_url: str, token: str
+) -> None:
+    app = create_app({"database": {"url": db_url}, "secure_cookie": True})
+    try:
+        response = app.test_client().get(f"/shop/{token}", base_url="https://reefs.example")
+        assert response.status_code == 303
+        assert "; Secure" in response.headers["Set-Cookie"]
+    finally:
+        webcontext.dispose(app)
+
+
 def test_the_shop_link_signs_in_with_a_safe_cookie_and_shows_the_form(
     client: FlaskClient, token: str
 ) -> None:
@@ -131,6 +143,7 @@ def test_the_shop_link_signs_in_with_a_safe_cookie_and_shows_the_form(
     assert response.headers["Location"] == "/report"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # the default: plain HTTP on one machine, as in the demo
     assert token not in cookie
     page = client.get("/report")
     assert page.status_code == 200
