@@ -16,7 +16,7 @@ run_pytest() {
     return "$status"
 }
 # With a marker expression of your own, one run does what you asked. Without one: everything
-# on two workers, then the chaos tests marked serial alone, whose timing needs the machine.
+# on three workers, then the chaos tests marked serial alone, whose timing needs the machine.
 for arg in "$@"; do
     case "$arg" in -m | -m*) run_pytest "$@"; exit $? ;; esac
 done

@@ -264,6 +264,13 @@ class WebConfig:
         ),
     )
 
+    def __post_init__(self) -> None:
+        if self.export.max_concurrent >= self.threads:
+            raise ValueError(
+                f"export.max_concurrent ({self.export.max_concurrent}) must be below threads "
+                f"({self.threads}): downloads would leave the live pages no thread"
+            )
+
     def secret_key(self) -> str:
         """The key from ``secret_key_file``, or a fresh random one when no file is set."""
         if self.secret_key_file is None:

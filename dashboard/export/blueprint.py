@@ -5,7 +5,9 @@ Parameters (``dashboard.export.request``): ``buoy``, ``start``, ``end``, ``quant
 "message": ...}``; a request holding more rows than ``max_rows`` is a 413
 ``{"error": "too_many_rows", "message": ...}`` saying how to split it. Both are decided before
 the first byte is sent, so a download never ends in an error written into its body. Beyond
-the client's ``rate_limit`` the answer is a 429 (``rate_limits``).
+the client's ``rate_limit`` the answer is a 429 (``rate_limits``); with ``max_concurrent``
+downloads already streaming, from anyone, it is a 503 with ``Retry-After``, because each
+download holds a request thread and the live pages must keep one.
 
 Rows are streamed as they are read (``stream_with_context``); each chunk is read on a
 connection taken from the app's read-only engine and given back at once, never the request's
@@ -14,10 +16,12 @@ own connection, which would stay checked out for the whole download.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, stream_with_context
+from sqlalchemy import Engine
 
 from dashboard import webcontext
 from dashboard.export import csv_format, estimate, json_format, netcdf_format, page, query_api
@@ -31,11 +35,13 @@ from dashboard.export.api_request import (
 from dashboard.export.columns import header
 from dashboard.export.metadata import export_metadata
 from dashboard.export.rate_limits import init_limits
-from dashboard.export.request import ExportFormat, RequestError
-from dashboard.export.rows import TooManyRows, iter_chunks, plan_export
+from dashboard.export.request import ExportFormat, ExportRequest, RequestError
+from dashboard.export.rows import ExportPlan, TooManyRows, iter_chunks, plan_export
 from dashboard.export.settings import ExportSettings
 
 ROWS_HEADER = "X-Export-Rows"  # the number of rows the body holds, for progress bars
+SLOTS = "nemopi.export.slots"  # app.extensions: a semaphore of max_concurrent downloads
+BUSY_RETRY_AFTER_S = 30
 
 _DOWNLOADS = {  # media type and file extension of each downloadable format
     ExportFormat.CSV: (csv_format.MEDIA_TYPE, "csv"),
@@ -50,6 +56,7 @@ def init_app(app: Flask, settings: ExportSettings) -> None:
     """The export, its estimate, the query API and the export page, with the rate limits
     of ``settings``."""
     app.extensions[SETTINGS] = settings
+    app.extensions[SLOTS] = threading.BoundedSemaphore(settings.max_concurrent)
     app.register_blueprint(bp)
     app.register_blueprint(estimate.bp)
     app.register_blueprint(query_api.bp)
@@ -76,6 +83,40 @@ def export() -> Response:
         return api_error(413, error="too_many_rows", message=exc.message)
     if asked.format is ExportFormat.METADATA:
         return jsonify(metadata)
+    slots: threading.BoundedSemaphore = current_app.extensions[SLOTS]
+    if not slots.acquire(blocking=False):
+        return _busy(settings.max_concurrent)
+    try:
+        response = _download(asked, plan, metadata, engine, settings)
+    except BaseException:
+        slots.release()
+        raise
+    # The server closes every response, streamed to the end, cut off or never started.
+    response.call_on_close(slots.release)
+    return response
+
+
+def _busy(max_concurrent: int) -> Response:
+    response = api_error(
+        503,
+        error="busy",
+        message=(
+            f"{max_concurrent} exports are streaming, as many as this server allows at once; "
+            f"try again in {BUSY_RETRY_AFTER_S} s"
+        ),
+    )
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
+
+
+def _download(
+    asked: ExportRequest,
+    plan: ExportPlan,
+    metadata: dict[str, Any],
+    engine: Engine,
+    settings: ExportSettings,
+) -> Response:
+    """The streamed file of ``plan`` in the format ``asked`` for."""
     chunks = iter_chunks(engine, plan, settings.chunk_rows)
     body: Iterator[bytes]
     if asked.format is ExportFormat.NETCDF:

@@ -40,6 +40,15 @@ class ExportSettings:
         ),
         check=in_range(100, 100_000),
     )
+    max_concurrent: int = setting(
+        2,
+        doc=(
+            "Downloads streaming at once, from all clients together; one more is refused with a "
+            "503 and Retry-After. Each holds a request thread while it streams, so keep it "
+            "below the web's threads: the live pages must always find one free."
+        ),
+        check=in_range(1, 63),
+    )
     rate_limit: str = setting(
         "10 per minute",
         doc=(

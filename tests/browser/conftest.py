@@ -10,7 +10,6 @@ the overview must stay usable when tiles cannot load.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +21,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlalchemy import Engine
-from waitress.server import create_server
 
 from dashboard import webcontext
 from dashboard.app import create_app
 from dashboard.db import make_engine, upgrade_database
 from tests.brokers import free_port
 from tests.browser import seeded_reefs
+from tests.served import served
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,12 +108,6 @@ def _web_config(url: str, tile_origin: str | None) -> dict[str, Any]:
     }
 
 
-def _stop(server: Any) -> None:
-    """Runs inside waitress's loop: closing every channel empties its map, so the loop ends."""
-    for channel in list(server._map.values()):
-        channel.close()
-
-
 @contextmanager
 def _served_site(folder: Path, tile_origin: str | None) -> Iterator[Site]:
     """A database filled by ``seeded_reefs.fill`` and the dashboard on it, served by waitress
@@ -124,15 +117,10 @@ def _served_site(folder: Path, tile_origin: str | None) -> Iterator[Site]:
     engine = make_engine(url)
     seeded_reefs.fill(engine, datetime.now(UTC).replace(microsecond=0))
     app = create_app(_web_config(url, tile_origin))
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
     try:
-        yield Site(f"http://127.0.0.1:{server.effective_port}", engine)
+        with served(app) as base_url:
+            yield Site(base_url, engine)
     finally:
-        server.trigger.pull_trigger(lambda: _stop(server))
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
         webcontext.engine(app).dispose()
         engine.dispose()
 
