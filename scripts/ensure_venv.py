@@ -37,9 +37,6 @@ def main(extra: str) -> int:
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        # Byte-compiling every installed file takes a third of the install (30 of 84 s for
-        # [dev]); Python compiles what it imports on first use anyway.
-        "--no-compile",
     ]
     result = subprocess.run([*pip, "-e", f"{ROOT}[{extra}]"], check=False)
     if result.returncode != 0:
