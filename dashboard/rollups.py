@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Engine,
@@ -47,15 +46,13 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from dashboard import process as proc
 from dashboard.config import IngestConfig, load_ingest_config
 from dashboard.models import buoys, qc_configs, qc_flags, readings, rollups, samples
 from dashboard.qc.flags import Flag
 from dashboard.qc.store import flags_of
+from dashboard.sqltime import BucketStart, UTCFromEpoch
 from dashboard.sqltypes import UTCDateTime
 from dashboard.storage import EPOCH, insert_for
 from nemopi.catalogue import CATALOGUE, Quantity
@@ -254,7 +251,7 @@ def _recompute(insert: Callable[[Table], Any], period: int, source: int | None, 
         inner = (
             select(
                 rollups.c.quantity,
-                _BucketStart(rollups.c.bucket_start, period).label("bucket"),
+                BucketStart(rollups.c.bucket_start, period).label("bucket"),
                 *(rollups.c[name] for name in _STATISTICS),
             )
             .where(*_level(source), _within(rollups.c.bucket_start, ranges))
@@ -273,7 +270,7 @@ def _recompute(insert: Callable[[Table], Any], period: int, source: int | None, 
             _KEY,
             inner.c.quantity,
             literal_column(str(period)),
-            _UTCFromEpoch(inner.c.bucket),
+            UTCFromEpoch(inner.c.bucket),
             *sums,
         )
         .select_from(inner)
@@ -311,7 +308,7 @@ def _usable_readings(period: int, ranges: int) -> Any:
     return (
         select(
             readings.c.quantity,
-            _BucketStart(samples.c.time_utc, period).label("bucket"),
+            BucketStart(samples.c.time_utc, period).label("bucket"),
             readings.c.value,
             flag.label("flag"),
             case((usable, True), else_=False).label("usable"),
@@ -426,50 +423,6 @@ def _mean(row: Any) -> float | None:
 
 
 # ---------------------------------------------------------------- time arithmetic
-
-
-class _BucketStart(FunctionElement[int]):
-    """The start, in seconds since the UTC epoch, of the ``period``-second bucket that
-    contains a ``UTCDateTime`` column's time, on either dialect. The period is a literal, part
-    of the statement's shape like the level it belongs to."""
-
-    type = BigInteger()
-    name = "bucket_start"
-    inherit_cache = True
-
-    def __init__(self, column: ColumnElement[datetime], period: int) -> None:
-        super().__init__(column, literal_column(str(int(period))))
-
-
-@compiles(_BucketStart, "sqlite")
-def _bucket_sqlite(element: _BucketStart, compiler: SQLCompiler, **kw: Any) -> str:
-    column, period = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {period} * {period})"
-
-
-@compiles(_BucketStart, "postgresql")
-def _bucket_postgresql(element: _BucketStart, compiler: SQLCompiler, **kw: Any) -> str:
-    column, period = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST(floor(extract(epoch FROM {column})) AS BIGINT) / {period} * {period})"
-
-
-class _UTCFromEpoch(FunctionElement[datetime]):
-    """The ``UTCDateTime`` value, as each dialect stores it, of whole seconds since the epoch."""
-
-    type = UTCDateTime()
-    name = "utc_from_epoch"
-    inherit_cache = True
-
-
-@compiles(_UTCFromEpoch, "sqlite")
-def _utc_sqlite(element: _UTCFromEpoch, compiler: SQLCompiler, **kw: Any) -> str:
-    seconds = compiler.process(element.clauses, **kw)
-    return f"strftime('%Y-%m-%d %H:%M:%S.000000', {seconds}, 'unixepoch')"
-
-
-@compiles(_UTCFromEpoch, "postgresql")
-def _utc_postgresql(element: _UTCFromEpoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_timestamp({compiler.process(element.clauses, **kw)})"
 
 
 def _level(period: int) -> list[ColumnElement[bool]]:

@@ -19,27 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Float,
     and_,
     bindparam,
     func,
-    literal,
     literal_column,
     select,
     union_all,
     update,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from dashboard.models import buoys, rollups, shops, visibility_reports
+from dashboard.sqltime import PlusSeconds
 from dashboard.sqltypes import UTCDateTime
 from dashboard.visibility import (
     Conversion,
@@ -159,8 +154,8 @@ def conversions_for(
                 rollups.c.buoy_key == visibility_reports.c.buoy_key,
                 _is_turbidity_bucket(),
                 rollups.c.bucket_start.between(
-                    _PlusSeconds(observed, -(window + BUCKET / 2)),
-                    _PlusSeconds(observed, window - BUCKET / 2),
+                    PlusSeconds(observed, -(window + BUCKET / 2)),
+                    PlusSeconds(observed, window - BUCKET / 2),
                 ),
             ),
         )
@@ -271,28 +266,3 @@ def _sums_query() -> CompoundSelect:
             for i in range(TIMES_PER_QUERY)
         )
     )
-
-
-class _PlusSeconds(FunctionElement[datetime]):
-    """``time + seconds`` for a ``UTCDateTime`` column, computed by the database: SQLite
-    stores the time as text (see ``dashboard.sqltypes``), PostgreSQL as ``timestamptz``."""
-
-    type = UTCDateTime()
-    inherit_cache = True
-
-    def __init__(self, time: ColumnElement[datetime], delta: timedelta) -> None:
-        super().__init__(time, literal(delta.total_seconds(), Float))
-
-
-@compiles(_PlusSeconds, "sqlite")
-def _plus_seconds_sqlite(element: _PlusSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    """The same fixed-width text UTCDateTime stores; SQLite keeps milliseconds, so ``000``
-    makes up the microseconds (roll-up buckets start on whole minutes)."""
-    time, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(strftime('%Y-%m-%d %H:%M:%f', {time}, {seconds} || ' seconds') || '000')"
-
-
-@compiles(_PlusSeconds, "postgresql")
-def _plus_seconds_postgresql(element: _PlusSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    time, seconds = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({time} + {seconds} * interval '1 second')"
