@@ -158,7 +158,9 @@ def _reason(limits: Limits, reading: Reading | None, now: datetime, max_age: tim
     if reading.time - now > CLOCK_TOLERANCE:
         return _unknown(limits, reading, age, "reading time is ahead of the clock")
     if age > max_age:
-        why = f"no reading for {describe_age(age)} (older than {describe_age(max_age)})"
+        # The limit, not the age: the age is shown beside every reason, and words that
+        # changed each minute would change the page's ETag each minute too.
+        why = f"last reading older than {describe_age(max_age)}"
         return _unknown(limits, reading, age, why)
     if reading.status is not SensorStatus.OK:
         status = reading.status.name.lower().replace("_", " ")

@@ -132,7 +132,10 @@ def test_overview_answers_304_until_something_changes(reefs: Engine, client: Fla
 
 
 def test_the_etag_ignores_the_passing_of_time_alone(reefs: Engine, db_url: str) -> None:
-    """A minute later every age differs ("20 min ago" is "21 min ago") but nothing else."""
+    """A minute later every age differs ("20 min ago" is "21 min ago") but nothing else, on a
+    stale reef too."""
+    with reefs.begin() as conn:
+        store_reading(conn, "old-wreck", 1, minutes_ago(200), water_temperature=28.0)
     times = iter([NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=1)])
     app = create_app({"database": {"url": db_url}}, clock=lambda: next(times))
     try:
@@ -147,6 +150,10 @@ def test_the_etag_ignores_the_passing_of_time_alone(reefs: Engine, db_url: str) 
         for response in (first, later)
     ]
     assert "20 min ago" in ages[0] and "21 min ago" in ages[1]
+    wreck = next(r for r in later.get_json()["reefs"] if r["id"] == "old-wreck")
+    assert "Water temperature: last reading older than 2 h: unknown" in [
+        reason["text"] for reason in wreck["verdict"]["reasons"]
+    ]
     assert second.status_code == 304
 
 
