@@ -1,5 +1,7 @@
 """Do large exports stop the live pages from answering? Latency of the live pages while
-nothing else runs, then while one and two large CSV exports stream.
+nothing else runs, then while one and two large CSV exports stream, then while four clients
+want one each: as many as the web's threads, which without ``export.max_concurrent`` (2)
+would leave the live pages none. The two refused meanwhile (503) try again after a second.
 
 Serves the dashboard with ``nemopi web`` (waitress, its default 4 threads) in a subprocess on
 the export bench's cached database (bench/export_csv.py: one buoy, N samples a minute apart,
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +40,8 @@ LIVE = ("/api/overview", "/")
 READ_BYTES = 1 << 16
 WARM_UP_S = 1.0
 START_TIMEOUT_S = 60.0
+RETRY_AFTER_BUSY_S = 1.0  # sooner than the Retry-After a polite client waits: more pressure
+LOADS = (0, 1, 2, 4)  # export clients; 4 = the web's default threads
 
 
 def free_port() -> int:
@@ -80,21 +85,33 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 class Exporter(threading.Thread):
-    """Downloads the large export over and over until stopped; counts the bytes it read."""
+    """Downloads the large export over and over until stopped; counts the bytes it read and
+    the times it was refused because enough downloads were streaming."""
 
     def __init__(self, url: str, stop: threading.Event) -> None:
         super().__init__(daemon=True)
         self.url = url
         self.stop = stop
-        self.streaming = threading.Event()  # set once the first bytes arrived
+        self.answered = threading.Event()  # set once bytes arrived or the export was refused
         self.bytes = 0
+        self.refused = 0
 
     def run(self) -> None:
         while not self.stop.is_set():
-            with urllib.request.urlopen(f"{self.url}{EXPORT}", timeout=600) as response:
+            try:
+                response = urllib.request.urlopen(f"{self.url}{EXPORT}", timeout=600)
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                if exc.code != 503:
+                    raise
+                self.refused += 1
+                self.answered.set()
+                self.stop.wait(RETRY_AFTER_BUSY_S)
+                continue
+            with response:
                 while not self.stop.is_set() and (block := response.read(READ_BYTES)):
                     self.bytes += len(block)
-                    self.streaming.set()
+                    self.answered.set()
 
 
 def latencies_ms(url: str, path: str, requests: int) -> list[float]:
@@ -117,8 +134,8 @@ def measure(url: str, exports: int, requests: int) -> dict[str, float]:
     for exporter in exporters:
         exporter.start()
     for exporter in exporters:  # counting the rows comes first: measure while rows flow
-        if not exporter.streaming.wait(timeout=START_TIMEOUT_S):
-            raise SystemExit("an export did not start streaming within a minute")
+        if not exporter.answered.wait(timeout=START_TIMEOUT_S):
+            raise SystemExit("an export was not answered within a minute")
     time.sleep(WARM_UP_S if exports else 0)
     started = time.perf_counter()
     read_before = sum(e.bytes for e in exporters)
@@ -129,6 +146,7 @@ def measure(url: str, exports: int, requests: int) -> dict[str, float]:
         figures[f"{path} p95"] = percentile(found, 95)
     elapsed = time.perf_counter() - started
     figures["export MB/s"] = (sum(e.bytes for e in exporters) - read_before) / elapsed / 1e6
+    figures["refused (503)"] = sum(e.refused for e in exporters)
     stop.set()
     for exporter in exporters:
         exporter.join(timeout=60)
@@ -143,10 +161,10 @@ def main() -> None:
     db = database(args.samples)
     with tempfile.TemporaryDirectory() as folder, served(db, Path(folder)) as url:
         latencies_ms(url, LIVE[0], 5)  # the first requests warm the caches
-        rows = [(exports, measure(url, exports, args.requests)) for exports in (0, 1, 2)]
+        rows = [(exports, measure(url, exports, args.requests)) for exports in LOADS]
     columns = list(rows[0][1])
     print(f"{args.samples:,} samples; latency in ms over {args.requests} requests each")
-    print(f"{'exports streaming':<19}" + "".join(f"{c:>19}" for c in columns))
+    print(f"{'export clients':<19}" + "".join(f"{c:>19}" for c in columns))
     for exports, figures in rows:
         print(f"{exports:<19}" + "".join(f"{figures[c]:>19.1f}" for c in columns))
 
