@@ -144,6 +144,15 @@ def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
 
 
+def keeps_period(found: list[float], period: float) -> bool:
+    """Every gap is a whole number of ``period``s (within JITTER_S) and at least one is a
+    single period. At SPEEDUP a machine busy elsewhere can stall the daemon's thread past a
+    slot, which the fixed-rate schedule skips (and logs) rather than drift; a buoy on another
+    schedule would show no single-period gap."""
+    on_grid = all(abs(g - period * max(1, round(g / period))) < JITTER_S for g in found)
+    return on_grid and any(abs(g - period) < JITTER_S for g in found)
+
+
 def test_a_saving_buoy_reads_less_often_and_announces_its_next_radio_window(
     make_config: Callable[..., BuoyConfig], ingest: AckingIngest, statuses: Listener
 ) -> None:
@@ -165,10 +174,10 @@ def test_a_saving_buoy_reads_less_often_and_announces_its_next_radio_window(
     # of the configured 60 s cycle.
     monitor_gaps = gaps(rig.monitor.reads[1:])
     assert len(monitor_gaps) >= 5
-    assert all(abs(g - 1200.0) < JITTER_S for g in monitor_gaps)
+    assert keeps_period(monitor_gaps, 1200.0), monitor_gaps
     co2_gaps = gaps([t for t, _ in rig.co2.reads[1:]])  # the first read was unplanned
     assert len(co2_gaps) >= 2
-    assert all(abs(g - 3600.0) < JITTER_S for g in co2_gaps)
+    assert keeps_period(co2_gaps, 3600.0), co2_gaps
 
 
 def test_a_sleeping_part_is_switched_off_and_on_again_one_warm_up_before_its_read(
@@ -212,7 +221,7 @@ def test_a_full_battery_keeps_the_configured_cycle_and_every_part_powered(
     interval_ms = round(rig.daemon.config.uplink.status_interval_s * 1000)
     assert status.next_report_ms == status.as_of_ms + interval_ms
     co2_gaps = gaps([t for t, _ in rig.co2.reads])
-    assert all(abs(g - 60.0) < JITTER_S for g in co2_gaps)
+    assert keeps_period(co2_gaps, 60.0), co2_gaps
     assert abs(len(rig.monitor.reads) - len(rig.co2.reads)) <= 1  # both read every cycle
     assert rig.supply.events == []
     assert ingest.seqs(BUOY)  # readings flow without waiting for a window

@@ -48,7 +48,7 @@ def test_a_paced_block_runs_slower_and_time_stays_continuous() -> None:
     assert after >= entered + inside
     assert clock.speedup == 1000.0
     time.sleep(0.01)
-    assert clock.monotonic() - after >= 10.0  # accelerated again
+    assert clock.monotonic() - after >= 9.9  # accelerated again: 10 ms of real time
 
 
 def test_pacing_leaves_virtual_and_slower_clocks_alone() -> None:
