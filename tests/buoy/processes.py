@@ -70,6 +70,7 @@ class Rig:
         self.workdir = workdir
         self.port = port
         self.buoy_log = workdir / "buoy.log"
+        self.ingest_log = workdir / "ingest.log"
         self.outbox_path = workdir / "data" / OUTBOX_FILE
         self.config_path = workdir / "buoy.toml"
         self.tables = tables
@@ -106,9 +107,7 @@ class Rig:
         assert stop(self.buoy) == 0, f"the buoy did not stop cleanly; see {self.buoy_log}"
 
     def start_ingest(self) -> None:
-        self.ingest = nemopi_process(
-            self.workdir / "ingest.log", "ingest", "--config", str(self.ingest_config)
-        )
+        self.ingest = nemopi_process(self.ingest_log, "ingest", "--config", str(self.ingest_config))
 
     def stop_ingest(self) -> None:
         assert self.ingest is not None
@@ -178,7 +177,7 @@ class Rig:
         except AssertionError as exc:
             tails = "\n".join(
                 f"--- the end of {log.name}:\n{log.read_text(errors='replace')[-LOG_TAIL:]}"
-                for log in (self.buoy_log, self.workdir / "ingest.log")
+                for log in (self.buoy_log, self.ingest_log)
                 if log.exists()
             )
             raise AssertionError(f"{exc}\n{tails}") from None
